@@ -1,0 +1,33 @@
+import type { ArnScope } from '../domain/arns.js'
+import type { Clock } from '../ports/clock.js'
+import type { Store } from '../ports/store.js'
+
+/** Settings for behaviours the spec leaves open or calls configurable quotas. [spec: limits#4] */
+export interface AppSettings {
+  /** Targets per job (AWS: 100). */
+  readonly maxTargetsPerJob: number
+  /** Executions returned by GetPendingJobExecutions (AWS: 10). [open-question 38] */
+  readonly maxPendingExecutions: number
+  /** Attributes per thing without a thing type (AWS: 3). */
+  readonly maxThingAttributes: number
+  /** Page size when `maxResults` is absent. [open-question 2] */
+  readonly defaultPageSize: number
+  /** Raise TerminalStateException when a device describes a terminal execution. [open-question 42] */
+  readonly terminalStateOnDescribe: boolean
+}
+
+export const DEFAULT_SETTINGS: AppSettings = {
+  maxTargetsPerJob: 100,
+  maxPendingExecutions: 10,
+  maxThingAttributes: 3,
+  defaultPageSize: 50,
+  terminalStateOnDescribe: false,
+}
+
+/** Everything a use case may touch. */
+export interface AppContext {
+  readonly store: Store
+  readonly clock: Clock
+  readonly scope: ArnScope
+  readonly settings: AppSettings
+}

@@ -1,0 +1,99 @@
+/**
+ * Device use cases, shared by the HTTP data plane and (later) MQTT: GetPendingJobExecutions,
+ * StartNextPendingJobExecution, DescribeJobExecution, UpdateJobExecution. [spec: jobs-device-api#1]
+ */
+import { ServiceError, notFound } from '../domain/errors.js'
+import { checkStatusDetails, checkStepTimeout } from '../domain/job-config.js'
+import type { ExecutionWithJob, StatusDetails } from '../domain/records.js'
+import { decideDeviceUpdate, decideStartNext } from '../domain/state-machine.js'
+import type { ExecutionStatus } from '../domain/statuses.js'
+import { isTerminal } from '../domain/statuses.js'
+import type { AppContext } from './context.js'
+import { settled } from './executions.js'
+
+/** The literal job id that means "the next pending execution". */
+export const NEXT = '$next'
+
+/** [open-question 35] a device must name a registered thing. */
+async function requireThing(ctx: AppContext, thingName: string): Promise<void> {
+  if (!(await ctx.store.thingExists(thingName))) throw notFound(`Thing ${thingName} not found`)
+}
+
+export async function getPendingJobExecutions(
+  ctx: AppContext,
+  input: { thingName: string; namespaceId?: string | undefined },
+): Promise<{ inProgress: readonly ExecutionWithJob[]; queued: readonly ExecutionWithJob[] }> {
+  await requireThing(ctx, input.thingName)
+  const pending = await ctx.store.listPending(input, ctx.settings.maxPendingExecutions)
+  return {
+    inProgress: pending.filter((p) => p.execution.status === 'IN_PROGRESS'),
+    queued: pending.filter((p) => p.execution.status === 'QUEUED'),
+  }
+}
+
+/** Starts the first pending execution; undefined when nothing is pending. [spec: jobs-device-api#1.3] */
+export async function startNextPendingJobExecution(
+  ctx: AppContext,
+  input: {
+    thingName: string
+    statusDetails?: StatusDetails | undefined
+    stepTimeoutInMinutes?: number | undefined
+    namespaceId?: string | undefined
+  },
+): Promise<ExecutionWithJob | undefined> {
+  checkStatusDetails(input.statusDetails)
+  checkStepTimeout(input.stepTimeoutInMinutes, false)
+  await requireThing(ctx, input.thingName)
+  const nowMs = ctx.clock.nowMs()
+  const outcome = await ctx.store.mutateNextPending(input, ({ execution, job }) => decideStartNext(execution, job, input, nowMs))
+  return outcome === undefined ? undefined : settled(outcome, { jobId: '', thingName: input.thingName })
+}
+
+/** [spec: jobs-device-api#1.4]; `$next` returns the first pending execution without changing it. */
+export async function describeJobExecutionForDevice(
+  ctx: AppContext,
+  input: { thingName: string; jobId: string; executionNumber?: number | undefined; namespaceId?: string | undefined },
+): Promise<ExecutionWithJob | undefined> {
+  await requireThing(ctx, input.thingName)
+  if (input.jobId === NEXT) {
+    // [open-question 41] executionNumber is ignored with $next.
+    const [first] = await ctx.store.listPending(input, 1)
+    return first
+  }
+  const found = await ctx.store.getExecution(input)
+  if (found === undefined) {
+    throw notFound(
+      input.executionNumber === undefined
+        ? `No execution of job ${input.jobId} on thing ${input.thingName}`
+        : `No execution ${input.executionNumber} of job ${input.jobId} on thing ${input.thingName}`,
+    )
+  }
+  if (ctx.settings.terminalStateOnDescribe && isTerminal(found.execution.status)) {
+    throw new ServiceError('TerminalStateException', `Execution of job ${input.jobId} is ${found.execution.status}`)
+  }
+  return found
+}
+
+export interface UpdateJobExecutionInput {
+  readonly thingName: string
+  readonly jobId: string
+  readonly status: ExecutionStatus
+  readonly statusDetails?: StatusDetails | undefined
+  readonly stepTimeoutInMinutes?: number | undefined
+  readonly expectedVersion?: number | undefined
+  readonly executionNumber?: number | undefined
+}
+
+/**
+ * A device's status report. Raises InvalidRequestException, ResourceNotFoundException and
+ * InvalidStateTransitionException (a VersionMismatchError for expectedVersion). [spec: jobs-device-api#1.5]
+ */
+export async function updateJobExecution(ctx: AppContext, input: UpdateJobExecutionInput): Promise<ExecutionWithJob> {
+  checkStatusDetails(input.statusDetails)
+  checkStepTimeout(input.stepTimeoutInMinutes, true)
+  await requireThing(ctx, input.thingName)
+  const nowMs = ctx.clock.nowMs()
+  const outcome = await ctx.store.mutateExecution(input, ({ execution, job }) => decideDeviceUpdate(execution, job, input, nowMs))
+  return settled(outcome, input)
+}
+

@@ -1,0 +1,189 @@
+/**
+ * Job use cases: CreateJob, DescribeJob, ListJobs, GetJobDocument.
+ * [spec: jobs-control-plane#4-operations]
+ */
+import { jobArn, parseTargetArn, thingGroupArn } from '../domain/arns.js'
+import { ServiceError, invalidRequest, notFound } from '../domain/errors.js'
+import {
+  MAX_DESTINATION_PACKAGE_VERSIONS,
+  checkAbortConfig,
+  checkDocument,
+  checkRetryConfig,
+  checkRolloutConfig,
+  checkSchedulingConfig,
+  checkTags,
+  checkTimeoutConfig,
+} from '../domain/job-config.js'
+import type { Job, JsonObject } from '../domain/records.js'
+import { zeroCounts } from '../domain/records.js'
+import type { JobStatus, TargetSelection } from '../domain/statuses.js'
+import type { AppContext } from './context.js'
+import { nextToken, pageRequest } from './pagination.js'
+
+export interface CreateJobInput {
+  readonly jobId: string
+  readonly targets: readonly string[]
+  readonly documentSource?: string | undefined
+  readonly document?: string | undefined
+  readonly description?: string | undefined
+  readonly presignedUrlConfig?: JsonObject | undefined
+  readonly targetSelection?: TargetSelection | undefined
+  readonly jobExecutionsRolloutConfig?: JsonObject | undefined
+  readonly abortConfig?: JsonObject | undefined
+  readonly timeoutConfig?: JsonObject | undefined
+  readonly tags?: readonly JsonObject[] | undefined
+  readonly namespaceId?: string | undefined
+  readonly jobTemplateArn?: string | undefined
+  readonly jobExecutionsRetryConfig?: JsonObject | undefined
+  readonly documentParameters?: Record<string, string> | undefined
+  readonly schedulingConfig?: JsonObject | undefined
+  readonly destinationPackageVersions?: readonly string[] | undefined
+}
+
+function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>
+  }
+}
+
+/**
+ * Creates a job and, unless it is SCHEDULED, one QUEUED execution per distinct target thing before
+ * it returns (read-after-write). Validation order follows the spec's CreateJob list.
+ * Raises InvalidRequestException, ResourceNotFoundException, ResourceAlreadyExistsException.
+ */
+export async function createJob(ctx: AppContext, input: CreateJobInput): Promise<{ jobArn: string; jobId: string; description?: string }> {
+  const nowMs = ctx.clock.nowMs()
+  // 1. member rules beyond the model
+  checkRolloutConfig(input.jobExecutionsRolloutConfig)
+  checkAbortConfig(input.abortConfig)
+  checkTimeoutConfig(input.timeoutConfig)
+  checkRetryConfig(input.jobExecutionsRetryConfig)
+  const startMs = checkSchedulingConfig(input.schedulingConfig, nowMs)
+  checkTags(input.tags)
+  if ((input.destinationPackageVersions?.length ?? 0) > MAX_DESTINATION_PACKAGE_VERSIONS) {
+    throw invalidRequest(`destinationPackageVersions may hold at most ${MAX_DESTINATION_PACKAGE_VERSIONS} ARNs`)
+  }
+  // 2. targets
+  const targets = [...new Set(input.targets)]
+  if (targets.length > ctx.settings.maxTargetsPerJob) {
+    // [open-question 65]
+    throw invalidRequest(`targets may name at most ${ctx.settings.maxTargetsPerJob} things or thing groups`)
+  }
+  const thingNames: string[] = []
+  for (const [i, arn] of targets.entries()) {
+    const target = parseTargetArn(ctx.scope, arn)
+    if (target === undefined) {
+      throw invalidRequest(`targets[${i}] is not a thing or thing-group ARN of this service: ${arn}`)
+    }
+    if (target.kind === 'thinggroup') {
+      // Thing groups arrive with the control-plane issue; until then none can exist. [open-question 19]
+      throw notFound(`Thing group ${target.thingGroupName} not found (${thingGroupArn(ctx.scope, target.thingGroupName)})`)
+    }
+    thingNames.push(target.thingName)
+  }
+  // 3.–6. document source, template, parameters
+  if (input.jobTemplateArn !== undefined) {
+    if (input.document !== undefined || input.documentSource !== undefined) {
+      // [open-question 20]
+      throw invalidRequest('document and documentSource cannot be given with jobTemplateArn')
+    }
+    throw notFound(`Job template ${input.jobTemplateArn} not found`)
+  }
+  if (input.documentParameters !== undefined) {
+    throw invalidRequest('documentParameters can only be given with jobTemplateArn')
+  }
+  if ((input.document === undefined) === (input.documentSource === undefined)) {
+    throw invalidRequest('exactly one of document and documentSource is required')
+  }
+  if (input.documentSource !== undefined) {
+    throw invalidRequest('documentSource is not supported: no document fetcher is configured; pass document instead')
+  }
+  const document = input.document ?? ''
+  checkDocument(document)
+
+  const status: JobStatus = startMs !== undefined && startMs > nowMs ? 'SCHEDULED' : 'IN_PROGRESS'
+  const job: Job = {
+    ...defined({
+      namespaceId: input.namespaceId,
+      description: input.description,
+      presignedUrlConfig: input.presignedUrlConfig,
+      jobExecutionsRolloutConfig: input.jobExecutionsRolloutConfig,
+      abortConfig: input.abortConfig,
+      timeoutConfig: input.timeoutConfig,
+      jobExecutionsRetryConfig: input.jobExecutionsRetryConfig,
+      schedulingConfig: input.schedulingConfig,
+      tags: input.tags,
+      destinationPackageVersions: input.destinationPackageVersions,
+    }),
+    jobId: input.jobId,
+    status,
+    targetSelection: input.targetSelection ?? 'SNAPSHOT',
+    targets,
+    document,
+    forceCanceled: false,
+    createdAtMs: nowMs,
+    lastUpdatedAtMs: nowMs,
+    counts: zeroCounts(),
+  }
+  const outcome = await ctx.store.createJob(job, thingNames)
+  const arn = jobArn(ctx.scope, input.jobId)
+  switch (outcome.kind) {
+    case 'missingThings':
+      throw notFound(`Thing ${outcome.thingNames.join(', ')} not found`)
+    case 'exists':
+      // 7. [spec: jobs-control-plane#createjob]
+      throw new ServiceError('ResourceAlreadyExistsException', `Job ${input.jobId} already exists`, {
+        resourceId: input.jobId,
+        resourceArn: arn,
+      })
+    case 'created':
+      return { jobArn: arn, jobId: input.jobId, ...defined({ description: input.description }) }
+  }
+}
+
+export async function requireJob(ctx: AppContext, jobId: string): Promise<Job> {
+  const job = await ctx.store.getJob(jobId)
+  if (job === undefined) throw notFound(`Job ${jobId} not found`)
+  return job
+}
+
+export async function describeJob(ctx: AppContext, input: { jobId: string }): Promise<Job> {
+  return requireJob(ctx, input.jobId)
+}
+
+export async function getJobDocument(
+  ctx: AppContext,
+  input: { jobId: string; beforeSubstitution?: boolean | undefined },
+): Promise<{ document: string }> {
+  // Without templates there is no substitution, so both forms are the stored document.
+  const job = await requireJob(ctx, input.jobId)
+  return { document: job.document }
+}
+
+export async function listJobs(
+  ctx: AppContext,
+  input: {
+    status?: JobStatus | undefined
+    targetSelection?: TargetSelection | undefined
+    maxResults?: number | undefined
+    nextToken?: string | undefined
+    thingGroupName?: string | undefined
+    thingGroupId?: string | undefined
+    namespaceId?: string | undefined
+  },
+): Promise<{ jobs: readonly Job[]; nextToken?: string }> {
+  if (input.thingGroupName !== undefined) throw notFound(`Thing group ${input.thingGroupName} not found`)
+  if (input.thingGroupId !== undefined) throw notFound(`Thing group with id ${input.thingGroupId} not found`)
+  const filters = { status: input.status, targetSelection: input.targetSelection, namespaceId: input.namespaceId }
+  const page = pageRequest('ListJobs', filters, input, ctx.settings.defaultPageSize)
+  const result = await ctx.store.listJobs(filters, page)
+  const token = nextToken('ListJobs', filters, result)
+  return { jobs: result.items, ...(token === undefined ? {} : { nextToken: token }) }
+}
+
+/** [spec: jobs-control-plane#6] a namespaceId given on a request must be the job's. [open-question 28] */
+export function checkNamespace(job: Job, namespaceId: string | undefined): void {
+  if (namespaceId !== undefined && job.namespaceId !== namespaceId) {
+    throw notFound(`Job ${job.jobId} not found in namespace ${namespaceId}`)
+  }
+}

@@ -1,0 +1,6 @@
+export * from './arns.js'
+export * from './errors.js'
+export * from './records.js'
+export * from './state-machine.js'
+export * from './statuses.js'
+export * from './job-config.js'

@@ -1,0 +1,139 @@
+/**
+ * One route per AWS operation: the model gives method, path and input validation; this table gives
+ * the use case and the response body. Operation names are AWS's, so spec → code is one grep.
+ */
+import * as device from '../app/device.js'
+import * as executions from '../app/executions.js'
+import * as jobs from '../app/jobs.js'
+import * as things from '../app/things.js'
+import type { AppContext } from '../app/context.js'
+import { thingArn } from '../domain/arns.js'
+import * as present from './presenters.js'
+
+/** The validated input: model member names → decoded values. */
+export type Input = Record<string, unknown>
+
+export interface OperationHandler {
+  readonly run: (ctx: AppContext, input: Input) => Promise<object>
+  /** The id of the affected resource, for the seed envelope's `{id, created_at}` on empty AWS bodies. */
+  readonly resourceId?: (input: Input) => string
+}
+
+// The validator has checked every member against the model before a handler runs, so the casts
+// below only restate the model's types.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+const as = <T>(input: Input): T => input as any as T
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+const executionId = (input: Input): string =>
+  `${String(input['jobId'])}/${String(input['thingName'])}/${String(input['executionNumber'] ?? 'latest')}`
+
+export const CONTROL_PLANE: Record<string, OperationHandler> = {
+  CreateThing: { run: (ctx, input) => things.createThing(ctx, as(input)) },
+  DescribeThing: {
+    run: async (ctx, input) => present.thingDescription(ctx.scope, await things.describeThing(ctx, as(input))),
+  },
+  ListThings: {
+    run: async (ctx, input) => {
+      const r = await things.listThings(ctx, as(input))
+      return { things: r.things.map((t) => present.thingAttribute(ctx.scope, t)), ...opt(r.nextToken) }
+    },
+  },
+  UpdateThing: {
+    run: async (ctx, input) => (await things.updateThing(ctx, as(input)), {}),
+    resourceId: (input) => String(input['thingName']),
+  },
+  DeleteThing: {
+    run: async (ctx, input) => (await things.deleteThing(ctx, as(input)), {}),
+    resourceId: (input) => String(input['thingName']),
+  },
+  CreateJob: { run: (ctx, input) => jobs.createJob(ctx, as(input)) },
+  DescribeJob: {
+    run: async (ctx, input) => {
+      const job = await jobs.describeJob(ctx, as(input))
+      return { ...(job.documentSource === undefined ? {} : { documentSource: job.documentSource }), job: present.jobShape(ctx.scope, job) }
+    },
+  },
+  ListJobs: {
+    run: async (ctx, input) => {
+      const r = await jobs.listJobs(ctx, as(input))
+      return { jobs: r.jobs.map((j) => present.jobSummary(ctx.scope, j)), ...opt(r.nextToken) }
+    },
+  },
+  GetJobDocument: { run: (ctx, input) => jobs.getJobDocument(ctx, as(input)) },
+  CancelJobExecution: {
+    run: async (ctx, input) => (await executions.cancelJobExecution(ctx, as(input)), {}),
+    resourceId: executionId,
+  },
+  DeleteJobExecution: {
+    run: async (ctx, input) => (await executions.deleteJobExecution(ctx, as(input)), {}),
+    resourceId: executionId,
+  },
+  DescribeJobExecution: {
+    run: async (ctx, input) => {
+      const { execution } = await executions.describeJobExecution(ctx, as(input))
+      return { execution: present.cpExecution(ctx.scope, execution, ctx.clock.nowMs()) }
+    },
+  },
+  ListJobExecutionsForJob: {
+    run: async (ctx, input) => {
+      const r = await executions.listJobExecutionsForJob(ctx, as(input))
+      return {
+        executionSummaries: r.executions.map((e) => ({
+          thingArn: thingArn(ctx.scope, e.thingName),
+          jobExecutionSummary: present.cpExecutionSummary(e),
+        })),
+        ...opt(r.nextToken),
+      }
+    },
+  },
+  ListJobExecutionsForThing: {
+    run: async (ctx, input) => {
+      const r = await executions.listJobExecutionsForThing(ctx, as(input))
+      return {
+        executionSummaries: r.executions.map((e) => ({ jobId: e.jobId, jobExecutionSummary: present.cpExecutionSummary(e) })),
+        ...opt(r.nextToken),
+      }
+    },
+  },
+}
+
+export const DATA_PLANE: Record<string, OperationHandler> = {
+  GetPendingJobExecutions: {
+    run: async (ctx, input) => {
+      const r = await device.getPendingJobExecutions(ctx, as(input))
+      return {
+        inProgressJobs: r.inProgress.map((p) => present.dpExecutionSummary(p.execution)),
+        queuedJobs: r.queued.map((p) => present.dpExecutionSummary(p.execution)),
+      }
+    },
+  },
+  StartNextPendingJobExecution: {
+    run: async (ctx, input) => {
+      const r = await device.startNextPendingJobExecution(ctx, as(input))
+      return r === undefined ? {} : { execution: present.dpExecution(r.execution, ctx.clock.nowMs(), r.job.document) }
+    },
+  },
+  DescribeJobExecution: {
+    run: async (ctx, input) => {
+      const r = await device.describeJobExecutionForDevice(ctx, as(input))
+      if (r === undefined) return {}
+      // [spec: jobs-device-api#1.4] includeJobDocument defaults to true.
+      const withDocument = input['includeJobDocument'] !== false
+      return { execution: present.dpExecution(r.execution, ctx.clock.nowMs(), withDocument ? r.job.document : undefined) }
+    },
+  },
+  UpdateJobExecution: {
+    run: async (ctx, input) => {
+      const r = await device.updateJobExecution(ctx, as(input))
+      return {
+        ...(input['includeJobExecutionState'] === true ? { executionState: present.executionState(r.execution) } : {}),
+        ...(input['includeJobDocument'] === true ? { jobDocument: r.job.document } : {}),
+      }
+    },
+  },
+}
+
+function opt(nextToken: string | undefined): { nextToken?: string } {
+  return nextToken === undefined ? {} : { nextToken }
+}

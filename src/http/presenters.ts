@@ -1,0 +1,144 @@
+/**
+ * Domain records → AWS response shapes. Control-plane timestamps are epoch seconds with a
+ * fraction; data-plane ones are integer epoch seconds. [spec: wire-protocol#4-timestamps]
+ */
+import type { ArnScope } from '../domain/arns.js'
+import { jobArn, thingArn } from '../domain/arns.js'
+import type { Execution, Job, Thing } from '../domain/records.js'
+import { approximateSecondsBeforeTimedOut } from '../domain/records.js'
+
+/** Control plane: seconds, fraction allowed. */
+export const cpTime = (ms: number): number => ms / 1000
+/** Data plane and MQTT: integer seconds. [open-question 1] */
+export const dpTime = (ms: number): number => Math.floor(ms / 1000)
+
+const opt = <K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } =>
+  (value === undefined ? {} : { [key]: value }) as { [P in K]?: V }
+
+export function thingDescription(scope: ArnScope, t: Thing): object {
+  return {
+    defaultClientId: t.thingName,
+    thingName: t.thingName,
+    thingId: t.thingId,
+    thingArn: thingArn(scope, t.thingName),
+    attributes: t.attributes,
+    version: t.version,
+  }
+}
+
+export function thingAttribute(scope: ArnScope, t: Thing): object {
+  return { thingName: t.thingName, thingArn: thingArn(scope, t.thingName), attributes: t.attributes, version: t.version }
+}
+
+const wasCanceled = (job: Job): boolean => job.status === 'CANCELED' || job.reasonCode !== undefined || job.forceCanceled
+
+export function jobShape(scope: ArnScope, job: Job): object {
+  return {
+    jobArn: jobArn(scope, job.jobId),
+    jobId: job.jobId,
+    targetSelection: job.targetSelection,
+    status: job.status,
+    ...(wasCanceled(job) ? { forceCanceled: job.forceCanceled } : {}),
+    ...opt('reasonCode', job.reasonCode),
+    ...opt('comment', job.comment),
+    targets: job.targets,
+    ...opt('description', job.description),
+    ...opt('presignedUrlConfig', job.presignedUrlConfig),
+    ...opt('jobExecutionsRolloutConfig', job.jobExecutionsRolloutConfig),
+    ...opt('abortConfig', job.abortConfig),
+    createdAt: cpTime(job.createdAtMs),
+    lastUpdatedAt: cpTime(job.lastUpdatedAtMs),
+    ...opt('completedAt', job.completedAtMs === undefined ? undefined : cpTime(job.completedAtMs)),
+    jobProcessDetails: {
+      numberOfCanceledThings: job.counts.CANCELED,
+      numberOfSucceededThings: job.counts.SUCCEEDED,
+      numberOfFailedThings: job.counts.FAILED,
+      numberOfRejectedThings: job.counts.REJECTED,
+      numberOfQueuedThings: job.counts.QUEUED,
+      numberOfInProgressThings: job.counts.IN_PROGRESS,
+      numberOfRemovedThings: job.counts.REMOVED,
+      numberOfTimedOutThings: job.counts.TIMED_OUT,
+    },
+    ...opt('timeoutConfig', job.timeoutConfig),
+    ...opt('namespaceId', job.namespaceId),
+    ...opt('jobTemplateArn', job.jobTemplateArn),
+    ...opt('jobExecutionsRetryConfig', job.jobExecutionsRetryConfig),
+    ...opt('documentParameters', job.documentParameters),
+    // Executions are created inside CreateJob, so no job is ever still rolling out. [spec: state-machines#9]
+    isConcurrent: false,
+    ...opt('schedulingConfig', job.schedulingConfig),
+    ...opt('destinationPackageVersions', job.destinationPackageVersions),
+  }
+}
+
+export function jobSummary(scope: ArnScope, job: Job): object {
+  return {
+    jobArn: jobArn(scope, job.jobId),
+    jobId: job.jobId,
+    targetSelection: job.targetSelection,
+    status: job.status,
+    createdAt: cpTime(job.createdAtMs),
+    lastUpdatedAt: cpTime(job.lastUpdatedAtMs),
+    ...opt('completedAt', job.completedAtMs === undefined ? undefined : cpTime(job.completedAtMs)),
+    isConcurrent: false,
+  }
+}
+
+export function cpExecution(scope: ArnScope, e: Execution, nowMs: number): object {
+  return {
+    jobId: e.jobId,
+    status: e.status,
+    ...(e.forceCanceled ? { forceCanceled: true } : {}),
+    statusDetails: { detailsMap: e.statusDetails },
+    thingArn: thingArn(scope, e.thingName),
+    queuedAt: cpTime(e.queuedAtMs),
+    ...opt('startedAt', e.startedAtMs === undefined ? undefined : cpTime(e.startedAtMs)),
+    lastUpdatedAt: cpTime(e.lastUpdatedAtMs),
+    executionNumber: e.executionNumber,
+    versionNumber: e.versionNumber,
+    ...opt('approximateSecondsBeforeTimedOut', approximateSecondsBeforeTimedOut(e, nowMs)),
+  }
+}
+
+export function cpExecutionSummary(e: Execution): object {
+  return {
+    status: e.status,
+    queuedAt: cpTime(e.queuedAtMs),
+    ...opt('startedAt', e.startedAtMs === undefined ? undefined : cpTime(e.startedAtMs)),
+    lastUpdatedAt: cpTime(e.lastUpdatedAtMs),
+    executionNumber: e.executionNumber,
+    retryAttempt: e.retryAttempt,
+  }
+}
+
+/** Data-plane `JobExecution`; the document is a JSON string over HTTP. [spec: jobs-device-api#1.1] */
+export function dpExecution(e: Execution, nowMs: number, jobDocument?: string): object {
+  return {
+    jobId: e.jobId,
+    thingName: e.thingName,
+    status: e.status,
+    statusDetails: e.statusDetails,
+    queuedAt: dpTime(e.queuedAtMs),
+    ...opt('startedAt', e.startedAtMs === undefined ? undefined : dpTime(e.startedAtMs)),
+    lastUpdatedAt: dpTime(e.lastUpdatedAtMs),
+    ...opt('approximateSecondsBeforeTimedOut', approximateSecondsBeforeTimedOut(e, nowMs)),
+    versionNumber: e.versionNumber,
+    executionNumber: e.executionNumber,
+    ...opt('jobDocument', jobDocument),
+  }
+}
+
+export function dpExecutionSummary(e: Execution): object {
+  return {
+    jobId: e.jobId,
+    queuedAt: dpTime(e.queuedAtMs),
+    ...opt('startedAt', e.startedAtMs === undefined ? undefined : dpTime(e.startedAtMs)),
+    lastUpdatedAt: dpTime(e.lastUpdatedAtMs),
+    versionNumber: e.versionNumber,
+    executionNumber: e.executionNumber,
+  }
+}
+
+export function executionState(e: Execution): object {
+  return { status: e.status, statusDetails: e.statusDetails, versionNumber: e.versionNumber }
+}

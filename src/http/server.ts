@@ -1,0 +1,287 @@
+/**
+ * The HTTP side: two AWS REST-JSON APIs on node:http, routed from the models' request URIs.
+ * The main listener serves the control plane, the data plane under the `/iot-jobs-data` prefix,
+ * and data-plane requests signed for `iot-jobs-data`; a second listener serves only the data plane.
+ * [spec: wire-protocol#1] [ARCHITECTURE: both AWS APIs, told apart]
+ */
+import FindMyWay from 'find-my-way'
+import type { HTTPVersion, Instance } from 'find-my-way'
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
+import type { AppContext } from '../app/context.js'
+import { ServiceError, invalidRequest } from '../domain/errors.js'
+import { ENVELOPE_CODES, errorStatus } from './errors.js'
+import type { LoadedModels, OperationSpec, Plane } from './model.js'
+import { describeValidationError, loadModels } from './model.js'
+import type { Input, OperationHandler } from './operations.js'
+import { CONTROL_PLANE, DATA_PLANE } from './operations.js'
+import type { RateLimit } from './throttle.js'
+import { Throttle } from './throttle.js'
+
+/** The path prefix that selects the data plane on the main listener. */
+export const DATA_PLANE_PREFIX = '/iot-jobs-data'
+/** Largest request body accepted: a 32 KB document plus room for 10,000 target ARNs. */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+export type ResponseStyle = 'aws' | 'envelope'
+
+export interface HttpOptions {
+  readonly responseStyle: ResponseStyle
+  readonly rateLimit?: { readonly controlPlane?: RateLimit; readonly dataPlane?: RateLimit } | undefined
+  readonly logger: Logger
+}
+
+interface Route {
+  readonly spec: OperationSpec
+  readonly handler: OperationHandler
+}
+
+type Router = Instance<HTTPVersion.V1>
+
+export interface RequestHandlers {
+  /** Handler of the main listener (control plane, prefixed and signed data plane). */
+  readonly main: (req: IncomingMessage, res: ServerResponse) => void
+  /** Handler of the data-plane listener. */
+  readonly dataPlane: (req: IncomingMessage, res: ServerResponse) => void
+}
+
+export function createRequestHandlers(ctx: AppContext, options: HttpOptions): RequestHandlers {
+  const models = loadModels({ controlPlane: Object.keys(CONTROL_PLANE), dataPlane: Object.keys(DATA_PLANE) })
+  const routers: Record<Plane, Router> = { controlPlane: FindMyWay(), dataPlane: FindMyWay() }
+  for (const spec of models.operations) {
+    const handler = (spec.plane === 'controlPlane' ? CONTROL_PLANE : DATA_PLANE)[spec.name]
+    if (handler === undefined) continue
+    const path = spec.requestUri.replace(/\{(\w+)\+?\}/g, ':$1')
+    const route: Route = { spec, handler }
+    routers[spec.plane].on(spec.method as 'GET', path, () => undefined, route)
+  }
+  const clock = () => ctx.clock.nowMs()
+  const throttles: Partial<Record<Plane, Throttle>> = {}
+  if (options.rateLimit?.controlPlane !== undefined) throttles.controlPlane = new Throttle(options.rateLimit.controlPlane, clock)
+  if (options.rateLimit?.dataPlane !== undefined) throttles.dataPlane = new Throttle(options.rateLimit.dataPlane, clock)
+
+  const handle = (req: IncomingMessage, res: ServerResponse, plane: Plane, path: string): void => {
+    const requestId = randomUUID()
+    const ctxForRequest = { plane, requestId, route: undefined as Route | undefined }
+    serve(ctx, models, routers, throttles, options, req, res, path, ctxForRequest).catch((error: unknown) => {
+      respondError(models, options, res, ctxForRequest, error)
+    })
+  }
+  return {
+    main: (req, res) => {
+      const url = req.url ?? '/'
+      if (url === DATA_PLANE_PREFIX || url.startsWith(`${DATA_PLANE_PREFIX}/`) || url.startsWith(`${DATA_PLANE_PREFIX}?`)) {
+        handle(req, res, 'dataPlane', url.slice(DATA_PLANE_PREFIX.length) || '/')
+      } else if ((req.headers.authorization ?? '').includes('/iot-jobs-data/aws4_request')) {
+        handle(req, res, 'dataPlane', url)
+      } else {
+        handle(req, res, 'controlPlane', url)
+      }
+    },
+    dataPlane: (req, res) => {
+      const url = req.url ?? '/'
+      const path = url.startsWith(`${DATA_PLANE_PREFIX}/`) ? url.slice(DATA_PLANE_PREFIX.length) : url
+      handle(req, res, 'dataPlane', path)
+    },
+  }
+}
+
+interface RequestState {
+  readonly plane: Plane
+  readonly requestId: string
+  route: Route | undefined
+}
+
+async function serve(
+  ctx: AppContext,
+  models: LoadedModels,
+  routers: Record<Plane, Router>,
+  throttles: Partial<Record<Plane, Throttle>>,
+  options: HttpOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rawPath: string,
+  state: RequestState,
+): Promise<void> {
+  // [spec: wire-protocol#2.1] `$next` arrives encoded or not.
+  const path = rawPath.replace(/\/%24next(?=[/?]|$)/gi, '/$next')
+  const found = routers[state.plane].find((req.method ?? 'GET') as 'GET', path)
+  if (found === null) {
+    await drain(req)
+    if (!isValidPercentEncoding(path)) throw invalidRequest('the request path is not valid percent-encoding')
+    throw new ServiceError('UnknownOperationException', `No ${planeName(state.plane)} operation matches ${req.method ?? ''} ${path.split('?')[0] ?? ''}`)
+  }
+  const route = found.store as Route
+  state.route = route
+  const throttle = throttles[state.plane]
+  if (throttle !== undefined) {
+    const key = state.plane === 'dataPlane' ? String(found.params['thingName'] ?? '') : ''
+    if (!throttle.take(key)) {
+      await drain(req)
+      throw new ServiceError('ThrottlingException', 'Rate exceeded')
+    }
+  }
+  const body = await readBody(req)
+  const query = new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '')
+  const input = bind(route.spec, found.params as Record<string, string | undefined>, query, body)
+  if (!route.spec.validate(input)) {
+    const [first] = route.spec.validate.errors ?? []
+    throw invalidRequest(first === undefined ? 'request is invalid' : describeValidationError(first, models.patternSource))
+  }
+  const output = await route.handler.run(ctx, input)
+  respond(options, res, state, 200, envelopeSuccess(options, route, input, output, ctx.clock.nowMs()))
+}
+
+function planeName(plane: Plane): string {
+  return plane === 'controlPlane' ? 'control-plane (iot)' : 'data-plane (iot-jobs-data)'
+}
+
+function isValidPercentEncoding(path: string): boolean {
+  try {
+    decodeURIComponent(path.split('?')[0] ?? '')
+    return true
+  } catch {
+    // decodeURIComponent throws URIError on malformed escapes: exactly what this asks.
+    return false
+  }
+}
+
+/** Request → input object keyed by model member names. [spec: wire-protocol#2] */
+function bind(spec: OperationSpec, params: Record<string, string | undefined>, query: URLSearchParams, body: Buffer): Input {
+  const input: Input = {}
+  let json: Record<string, unknown> | undefined
+  for (const m of spec.members) {
+    if (m.location === 'uri') {
+      const value = params[m.wireName]
+      if (value !== undefined) input[m.name] = scalar(m.wireName, m.type, value)
+    } else if (m.location === 'querystring') {
+      const value = query.get(m.wireName)
+      if (value !== null) input[m.name] = scalar(m.wireName, m.type, value)
+    } else {
+      json ??= parseBody(body)
+      const value = json[m.wireName]
+      if (value !== undefined && value !== null) input[m.name] = stripNulls(value)
+    }
+  }
+  return input
+}
+
+/** Path and query values are strings on the wire; numbers and booleans are parsed strictly. */
+function scalar(name: string, type: string, raw: string): unknown {
+  switch (type) {
+    case 'integer':
+    case 'long': {
+      if (!/^-?\d{1,16}$/.test(raw)) throw invalidRequest(`${name} must be an integer`)
+      const n = Number(raw)
+      if (!Number.isSafeInteger(n)) throw invalidRequest(`${name} must be an integer`)
+      return n
+    }
+    case 'boolean':
+      if (raw === 'true') return true
+      if (raw === 'false') return false
+      throw invalidRequest(`${name} must be true or false`)
+    default:
+      return raw
+  }
+}
+
+function parseBody(body: Buffer): Record<string, unknown> {
+  if (body.length === 0) return {}
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(body.toString('utf8'))
+  } catch {
+    // Malformed JSON is the client's error. [spec: wire-protocol#2.3]
+    throw invalidRequest('the request body is not valid JSON')
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw invalidRequest('the request body must be a JSON object')
+  }
+  return parsed as Record<string, unknown>
+}
+
+/** `null` for an optional member means absent. [spec: wire-protocol#2.3] */
+function stripNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(stripNulls)
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, stripNulls(v)]))
+  }
+  return value
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let failed = false
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return
+      size += chunk.length
+      if (size > MAX_BODY_BYTES) {
+        failed = true
+        reject(invalidRequest(`the request body is larger than ${MAX_BODY_BYTES} bytes`))
+        return
+      }
+      chunks.push(chunk)
+    })
+    req.on('end', () => {
+      if (!failed) resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks))
+    })
+    req.on('error', (error) => {
+      if (!failed) reject(error)
+    })
+  })
+}
+
+function drain(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.readableEnded) return resolve()
+    req.on('end', resolve)
+    req.on('error', () => resolve())
+    req.resume()
+  })
+}
+
+function envelopeSuccess(options: HttpOptions, route: Route, input: Input, output: object, nowMs: number): object {
+  if (options.responseStyle !== 'envelope') return output
+  const data =
+    route.spec.emptyOutput && route.handler.resourceId !== undefined
+      ? { id: route.handler.resourceId(input), created_at: new Date(nowMs).toISOString() }
+      : output
+  return { success: true, data }
+}
+
+function respond(options: HttpOptions, res: ServerResponse, state: RequestState, status: number, body: object, errorType?: string): void {
+  if (res.headersSent) return
+  const text = JSON.stringify(body)
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-amzn-RequestId': state.requestId,
+  }
+  if (errorType !== undefined) headers['x-amzn-ErrorType'] = errorType
+  res.writeHead(status, headers)
+  res.end(text)
+  void options
+}
+
+function respondError(models: LoadedModels, options: HttpOptions, res: ServerResponse, state: RequestState, error: unknown): void {
+  let serviceError: ServiceError
+  if (error instanceof ServiceError) {
+    serviceError = error
+  } else {
+    // Unexpected: logged once; the operation's modeled server error goes to the client. [spec: wire-protocol#5.5]
+    options.logger.error({ err: error, requestId: state.requestId, operation: state.route?.spec.name }, 'request failed')
+    serviceError =
+      state.route?.spec.errors.has('InternalFailureException') === true
+        ? new ServiceError('InternalFailureException', 'Internal failure')
+        : new ServiceError('ServiceUnavailableException', 'Service unavailable')
+  }
+  const status = errorStatus(models.errorStatus, state.plane, serviceError.code)
+  const body =
+    options.responseStyle === 'envelope'
+      ? { success: false, error: { code: ENVELOPE_CODES[serviceError.code], message: serviceError.message } }
+      : { message: serviceError.message, ...serviceError.extra }
+  respond(options, res, state, status, body, serviceError.code)
+}

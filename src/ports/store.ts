@@ -1,0 +1,136 @@
+/**
+ * The storage port. It exposes operations, not transactions: each method that changes state runs
+ * read → pure decide → write as one atomic unit, with a versionNumber compare-and-set, and keeps the
+ * job counters and job completion in the same transaction. [ARCHITECTURE: decisions that matter]
+ *
+ * Callers must not hold results across awaits expecting them to stay current: every read is a
+ * snapshot. Decide callbacks must be pure and synchronous (better-sqlite3 transactions cannot span
+ * an await); they may be called more than once when a compare-and-set loses a race.
+ */
+import type { ServiceError } from '../domain/errors.js'
+import type { Execution, ExecutionDecision, ExecutionWithJob, Job, Thing } from '../domain/index.js'
+import type { ExecutionStatus, JobStatus, TargetSelection } from '../domain/statuses.js'
+
+export type ThingDecision<R> =
+  | { readonly kind: 'write'; readonly next: Thing; readonly result: R }
+  | { readonly kind: 'delete'; readonly atMs: number; readonly result: R }
+  | { readonly kind: 'none'; readonly result: R }
+  | { readonly kind: 'reject'; readonly error: ServiceError }
+
+/** One page of a keyset-paginated listing; `after` is the cursor to continue after the last item. */
+export interface Page<T> {
+  readonly items: readonly T[]
+  readonly after?: string
+}
+
+export interface PageRequest {
+  readonly limit: number
+  /** Opaque cursor from a previous page (already checked by the caller to belong to this listing). */
+  readonly after?: string | undefined
+}
+
+export interface ThingFilter {
+  readonly attributeName?: string | undefined
+  readonly attributeValue?: string | undefined
+  readonly usePrefixAttributeValue?: boolean | undefined
+}
+
+export interface JobFilter {
+  readonly status?: JobStatus | undefined
+  readonly targetSelection?: TargetSelection | undefined
+  readonly namespaceId?: string | undefined
+  readonly targetArn?: string | undefined
+}
+
+/** Which execution a mutation addresses: one number, or the latest of the job on the thing. */
+export interface ExecutionKey {
+  readonly jobId: string
+  readonly thingName: string
+  readonly executionNumber?: number | undefined
+}
+
+/**
+ * Which pending executions a device sees: none of a namespaced job unless that namespace is asked
+ * for. [spec: jobs-device-api#1.1]
+ */
+export interface PendingScope {
+  readonly thingName: string
+  readonly namespaceId?: string | undefined
+}
+
+export type CreateJobOutcome =
+  | { readonly kind: 'created'; readonly job: Job; readonly executions: number }
+  | { readonly kind: 'missingThings'; readonly thingNames: readonly string[] }
+  | { readonly kind: 'exists'; readonly job: Job }
+
+export type MutateOutcome =
+  | { readonly kind: 'written'; readonly execution: Execution; readonly job: Job }
+  | { readonly kind: 'deleted'; readonly execution: Execution; readonly job: Job }
+  | { readonly kind: 'unchanged'; readonly execution: Execution; readonly job: Job }
+  | { readonly kind: 'noJob' }
+  | { readonly kind: 'noExecution'; readonly job: Job }
+
+export interface ExecutionDecideInput {
+  readonly execution: Execution
+  readonly job: Job
+}
+
+export interface Store {
+  /** Reads a thing; undefined when there is none. */
+  getThing(thingName: string): Promise<Thing | undefined>
+  /** Whether a thing exists. Cheaper than getThing on hot paths. */
+  thingExists(thingName: string): Promise<boolean>
+  /**
+   * Reads the thing (or its absence), runs `decide`, and applies the decision atomically.
+   * `delete` also marks every QUEUED or IN_PROGRESS execution of the thing REMOVED and drops
+   * its group memberships [spec: things#deletething] [open-question 12].
+   */
+  mutateThing<R>(thingName: string, decide: (current: Thing | undefined) => ThingDecision<R>): Promise<R>
+  listThings(filter: ThingFilter, page: PageRequest): Promise<Page<Thing>>
+
+  getJob(jobId: string): Promise<Job | undefined>
+  /**
+   * Creates the job and a QUEUED execution (executionNumber = max + 1, versionNumber 1) for every
+   * distinct target thing, set-based, in one transaction. Nothing is written unless every thing
+   * exists and the job id is free; the outcome says which check failed.
+   */
+  createJob(job: Job, thingNames: readonly string[]): Promise<CreateJobOutcome>
+  listJobs(filter: JobFilter, page: PageRequest): Promise<Page<Job>>
+
+  /** One execution: the given number, or the latest (highest number) of the job on the thing. */
+  getExecution(key: ExecutionKey): Promise<ExecutionWithJob | undefined>
+  /**
+   * Reads the job and the execution, runs `decide`, writes with a compare-and-set on
+   * versionNumber, updates the job counters and applies job completion, all in one transaction.
+   * A rejection from `decide` is thrown as the ServiceError it carries; nothing is written.
+   */
+  mutateExecution(key: ExecutionKey, decide: (input: ExecutionDecideInput) => ExecutionDecision): Promise<MutateOutcome>
+  /**
+   * Like mutateExecution, on the thing's first pending execution in pending order (IN_PROGRESS
+   * first, then QUEUED, each by creation). Resolves undefined when nothing is pending.
+   */
+  mutateNextPending(
+    scope: PendingScope,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome | undefined>
+  /** Pending executions in pending order, at most `limit`. */
+  listPending(scope: PendingScope, limit: number): Promise<readonly ExecutionWithJob[]>
+
+  listExecutionsForJob(
+    jobId: string,
+    filter: { status?: ExecutionStatus | undefined },
+    page: PageRequest,
+  ): Promise<Page<Execution>>
+  listExecutionsForThing(
+    thingName: string,
+    filter: { status?: ExecutionStatus | undefined; jobId?: string | undefined; namespaceId?: string | undefined },
+    page: PageRequest,
+  ): Promise<Page<Execution>>
+  /** Whether any execution record names this thing (ListJobExecutionsForThing of a deleted thing). */
+  hasExecutionsForThing(thingName: string): Promise<boolean>
+
+  /** Recounts a job's executions from the execution records (for tests and consistency checks). */
+  recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>>
+
+  close(): Promise<void>
+}

@@ -1,0 +1,127 @@
+/**
+ * The composition root: reads the configuration, opens the store, starts the listeners, and stops
+ * them in order (listeners stop taking requests, in-flight requests finish, then the store closes).
+ */
+import { createServer } from 'node:http'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { pino } from 'pino'
+import type { Logger } from 'pino'
+import type { AppContext, AppSettings } from './app/context.js'
+import { DEFAULT_SETTINGS } from './app/context.js'
+import type { Clock } from './ports/clock.js'
+import { systemClock } from './ports/clock.js'
+import type { ResponseStyle } from './http/server.js'
+import { DATA_PLANE_PREFIX, createRequestHandlers } from './http/server.js'
+import type { RateLimit } from './http/throttle.js'
+import { SqliteStore } from './storage/sqlite/sqlite-store.js'
+
+export interface ServerConfig {
+  readonly host: string
+  /** Control-plane port; 0 picks a free one. */
+  readonly port: number
+  /** Data-plane port; 0 picks a free one; undefined turns the second listener off. */
+  readonly dataPlanePort?: number | undefined
+  readonly dataDir: string
+  readonly region: string
+  readonly accountId: string
+  readonly responseStyle: ResponseStyle
+  readonly rateLimit?: { readonly controlPlane?: RateLimit; readonly dataPlane?: RateLimit } | undefined
+  readonly settings?: Partial<AppSettings> | undefined
+  readonly clock?: Clock | undefined
+  readonly logger?: Logger | undefined
+}
+
+export const DEFAULT_CONFIG: ServerConfig = {
+  host: '127.0.0.1',
+  port: 8080,
+  dataPlanePort: 8081,
+  dataDir: './.fleetjobs',
+  region: 'us-east-1',
+  accountId: '123456789012',
+  responseStyle: 'aws',
+}
+
+export interface RunningServer {
+  /** Control-plane URL (also serves the data plane under `/iot-jobs-data`). */
+  readonly url: string
+  /** Data-plane URL on its own listener, or the prefixed URL when that listener is off. */
+  readonly dataPlaneUrl: string
+  readonly context: AppContext
+  close(): Promise<void>
+}
+
+/** A port that is taken, named with the flag that changes it. */
+export class PortInUseError extends Error {
+  constructor(
+    readonly port: number,
+    readonly flag: string,
+  ) {
+    super(`port ${port} is already in use; choose another with ${flag} (or 0 for any free port)`)
+  }
+}
+
+export async function startServer(config: ServerConfig): Promise<RunningServer> {
+  const logger = config.logger ?? pino({ level: process.env['FLEETJOBS_LOG_LEVEL'] ?? 'info' })
+  const store = new SqliteStore({ file: join(config.dataDir, 'fleetjobs.db') })
+  const context: AppContext = {
+    store,
+    clock: config.clock ?? systemClock,
+    scope: { region: config.region, accountId: config.accountId },
+    settings: { ...DEFAULT_SETTINGS, ...config.settings },
+  }
+  const handlers = createRequestHandlers(context, {
+    responseStyle: config.responseStyle,
+    rateLimit: config.rateLimit,
+    logger,
+  })
+  const servers: Server[] = []
+  try {
+    const main = await listen(createServer(handlers.main), config.host, config.port, '--port')
+    servers.push(main)
+    const data =
+      config.dataPlanePort === undefined
+        ? undefined
+        : await listen(createServer(handlers.dataPlane), config.host, config.dataPlanePort, '--data-plane-port')
+    if (data !== undefined) servers.push(data)
+    const url = urlOf(config.host, main)
+    return {
+      url,
+      dataPlaneUrl: data === undefined ? `${url}${DATA_PLANE_PREFIX}` : urlOf(config.host, data),
+      context,
+      close: async () => {
+        await Promise.all(servers.map(closeServer))
+        await store.close()
+      },
+    }
+  } catch (error) {
+    await Promise.all(servers.map(closeServer))
+    await store.close()
+    throw error
+  }
+}
+
+function listen(server: Server, host: string, port: number, flag: string): Promise<Server> {
+  // Keep-alive longer than common client pools so that idle sockets are closed by the client.
+  server.keepAliveTimeout = 65_000
+  return new Promise((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'EADDRINUSE' ? new PortInUseError(port, flag) : error)
+    })
+    server.listen(port, host, () => resolve(server))
+  })
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeIdleConnections()
+  })
+}
+
+function urlOf(host: string, server: Server): string {
+  const { port } = server.address() as AddressInfo
+  const h = host.includes(':') ? `[${host}]` : host
+  return `http://${h}:${port}`
+}

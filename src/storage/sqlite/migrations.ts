@@ -1,0 +1,75 @@
+/**
+ * Numbered schema migrations, applied in order at start-up inside one transaction each; the
+ * database's `user_version` records the last one applied.
+ */
+export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+  {
+    version: 1,
+    name: 'things, jobs, executions',
+    sql: `
+      CREATE TABLE things (
+        thing_name  TEXT PRIMARY KEY,
+        thing_id    TEXT NOT NULL,
+        attributes  TEXT NOT NULL,
+        version     INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+
+      CREATE TABLE jobs (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id            TEXT NOT NULL UNIQUE,
+        status            TEXT NOT NULL,
+        target_selection  TEXT NOT NULL,
+        namespace_id      TEXT,
+        created_at        INTEGER NOT NULL,
+        last_updated_at   INTEGER NOT NULL,
+        completed_at      INTEGER,
+        force_canceled    INTEGER NOT NULL DEFAULT 0,
+        reason_code       TEXT,
+        comment           TEXT,
+        document          TEXT NOT NULL,
+        body              TEXT NOT NULL,
+        n_queued          INTEGER NOT NULL DEFAULT 0,
+        n_in_progress     INTEGER NOT NULL DEFAULT 0,
+        n_succeeded       INTEGER NOT NULL DEFAULT 0,
+        n_failed          INTEGER NOT NULL DEFAULT 0,
+        n_timed_out       INTEGER NOT NULL DEFAULT 0,
+        n_rejected        INTEGER NOT NULL DEFAULT 0,
+        n_removed         INTEGER NOT NULL DEFAULT 0,
+        n_canceled        INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX jobs_by_status ON jobs (status, seq);
+
+      CREATE TABLE job_targets (
+        job_id      TEXT NOT NULL,
+        target_arn  TEXT NOT NULL,
+        PRIMARY KEY (job_id, target_arn)
+      ) WITHOUT ROWID;
+      CREATE INDEX job_targets_by_arn ON job_targets (target_arn, job_id);
+
+      CREATE TABLE job_executions (
+        seq                   INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id                TEXT NOT NULL,
+        thing_name            TEXT NOT NULL,
+        execution_number      INTEGER NOT NULL,
+        status                TEXT NOT NULL,
+        namespace_id          TEXT NOT NULL,
+        force_canceled        INTEGER NOT NULL DEFAULT 0,
+        status_details        TEXT NOT NULL DEFAULT '{}',
+        queued_at             INTEGER NOT NULL,
+        started_at            INTEGER,
+        last_updated_at       INTEGER NOT NULL,
+        version_number        INTEGER NOT NULL,
+        retry_attempt         INTEGER NOT NULL DEFAULT 0,
+        in_progress_deadline  INTEGER,
+        step_deadline         INTEGER,
+        UNIQUE (job_id, thing_name, execution_number)
+      );
+      CREATE INDEX executions_by_job ON job_executions (job_id, seq);
+      CREATE INDEX executions_by_job_status ON job_executions (job_id, status, seq);
+      CREATE INDEX executions_by_thing ON job_executions (thing_name, seq);
+      CREATE INDEX executions_pending ON job_executions (thing_name, namespace_id, status, seq)
+        WHERE status IN ('QUEUED', 'IN_PROGRESS');
+    `,
+  },
+]

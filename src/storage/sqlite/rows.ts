@@ -1,0 +1,161 @@
+/** Row types of the SQLite schema and their mapping to domain records. */
+import type { Execution, ExecutionCounts, Job, JsonObject, Thing } from '../../domain/records.js'
+import type { ExecutionStatus, JobStatus, TargetSelection } from '../../domain/statuses.js'
+
+export interface ThingRow {
+  thing_name: string
+  thing_id: string
+  attributes: string
+  version: number
+  created_at: number
+}
+
+export interface JobRow {
+  seq: number
+  job_id: string
+  status: JobStatus
+  target_selection: TargetSelection
+  namespace_id: string | null
+  created_at: number
+  last_updated_at: number
+  completed_at: number | null
+  force_canceled: number
+  reason_code: string | null
+  comment: string | null
+  document: string
+  body: string
+  n_queued: number
+  n_in_progress: number
+  n_succeeded: number
+  n_failed: number
+  n_timed_out: number
+  n_rejected: number
+  n_removed: number
+  n_canceled: number
+}
+
+export interface ExecutionRow {
+  seq: number
+  job_id: string
+  thing_name: string
+  execution_number: number
+  status: ExecutionStatus
+  namespace_id: string
+  force_canceled: number
+  status_details: string
+  queued_at: number
+  started_at: number | null
+  last_updated_at: number
+  version_number: number
+  retry_attempt: number
+  in_progress_deadline: number | null
+  step_deadline: number | null
+}
+
+/** The counter column of each execution status. */
+export const COUNT_COLUMN: Record<ExecutionStatus, keyof JobRow> = {
+  QUEUED: 'n_queued',
+  IN_PROGRESS: 'n_in_progress',
+  SUCCEEDED: 'n_succeeded',
+  FAILED: 'n_failed',
+  TIMED_OUT: 'n_timed_out',
+  REJECTED: 'n_rejected',
+  REMOVED: 'n_removed',
+  CANCELED: 'n_canceled',
+}
+
+export function thingFromRow(r: ThingRow): Thing {
+  return {
+    thingName: r.thing_name,
+    thingId: r.thing_id,
+    attributes: JSON.parse(r.attributes) as Record<string, string>,
+    version: r.version,
+    createdAtMs: r.created_at,
+  }
+}
+
+/** Fields of a job kept in the `body` JSON column: read whole, never queried. */
+type JobBody = Omit<
+  Job,
+  | 'jobId'
+  | 'status'
+  | 'targetSelection'
+  | 'namespaceId'
+  | 'createdAtMs'
+  | 'lastUpdatedAtMs'
+  | 'completedAtMs'
+  | 'forceCanceled'
+  | 'reasonCode'
+  | 'comment'
+  | 'document'
+  | 'counts'
+>
+
+export function jobBody(job: Job): string {
+  const {
+    jobId: _jobId,
+    status: _status,
+    targetSelection: _ts,
+    namespaceId: _ns,
+    createdAtMs: _c,
+    lastUpdatedAtMs: _l,
+    completedAtMs: _d,
+    forceCanceled: _f,
+    reasonCode: _r,
+    comment: _m,
+    document: _doc,
+    counts: _n,
+    ...body
+  } = job
+  return JSON.stringify(body satisfies JobBody)
+}
+
+export function countsFromRow(r: JobRow): ExecutionCounts {
+  return {
+    QUEUED: r.n_queued,
+    IN_PROGRESS: r.n_in_progress,
+    SUCCEEDED: r.n_succeeded,
+    FAILED: r.n_failed,
+    TIMED_OUT: r.n_timed_out,
+    REJECTED: r.n_rejected,
+    REMOVED: r.n_removed,
+    CANCELED: r.n_canceled,
+  }
+}
+
+export function jobFromRow(r: JobRow): Job {
+  const body = JSON.parse(r.body) as JobBody & JsonObject
+  return {
+    ...body,
+    jobId: r.job_id,
+    status: r.status,
+    targetSelection: r.target_selection,
+    ...(r.namespace_id === null ? {} : { namespaceId: r.namespace_id }),
+    createdAtMs: r.created_at,
+    lastUpdatedAtMs: r.last_updated_at,
+    ...(r.completed_at === null ? {} : { completedAtMs: r.completed_at }),
+    forceCanceled: r.force_canceled === 1,
+    ...(r.reason_code === null ? {} : { reasonCode: r.reason_code }),
+    ...(r.comment === null ? {} : { comment: r.comment }),
+    document: r.document,
+    counts: countsFromRow(r),
+  }
+}
+
+export function executionFromRow(r: ExecutionRow): Execution {
+  return {
+    jobId: r.job_id,
+    thingName: r.thing_name,
+    executionNumber: r.execution_number,
+    status: r.status,
+    forceCanceled: r.force_canceled === 1,
+    statusDetails: JSON.parse(r.status_details) as Record<string, string>,
+    queuedAtMs: r.queued_at,
+    ...(r.started_at === null ? {} : { startedAtMs: r.started_at }),
+    lastUpdatedAtMs: r.last_updated_at,
+    versionNumber: r.version_number,
+    retryAttempt: r.retry_attempt,
+    ...(r.in_progress_deadline === null ? {} : { inProgressDeadlineMs: r.in_progress_deadline }),
+    ...(r.step_deadline === null ? {} : { stepDeadlineMs: r.step_deadline }),
+  }
+}

@@ -1,0 +1,500 @@
+/**
+ * The SQLite adapter of the Store port (better-sqlite3 12, WAL). Writes go through a group
+ * committer; reads run directly on the same connection and see only committed state, because a
+ * write's promise resolves after its group commits.
+ */
+import Database from 'better-sqlite3'
+import type { Statement } from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import type { ExecutionDecision } from '../../domain/state-machine.js'
+import { countChange, decideJobCompletion } from '../../domain/state-machine.js'
+import type { Execution, Job } from '../../domain/records.js'
+import { zeroCounts } from '../../domain/records.js'
+import type { ExecutionStatus } from '../../domain/statuses.js'
+import type {
+  CreateJobOutcome,
+  ExecutionDecideInput,
+  ExecutionKey,
+  JobFilter,
+  MutateOutcome,
+  Page,
+  PageRequest,
+  PendingScope,
+  Store,
+  ThingDecision,
+  ThingFilter,
+} from '../../ports/store.js'
+import { GroupCommitter } from './group-commit.js'
+import { MIGRATIONS } from './migrations.js'
+import type { ExecutionRow, JobRow, ThingRow } from './rows.js'
+import { COUNT_COLUMN, executionFromRow, jobBody, jobFromRow, thingFromRow } from './rows.js'
+
+export interface SqliteStoreOptions {
+  /** Database file; created with its folder when missing. */
+  readonly file: string
+  /** Interval of the background WAL checkpoint; 0 turns the worker off (SQLite then checkpoints inline). */
+  readonly checkpointIntervalMs?: number
+}
+
+const PENDING_ORDER = `CASE e.status WHEN 'IN_PROGRESS' THEN 0 ELSE 1 END, e.queued_at, e.seq`
+const DEVICE_VISIBLE_JOB = `j.status NOT IN ('SCHEDULED', 'DELETION_IN_PROGRESS')`
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database
+  private readonly commits: GroupCommitter
+  private readonly checkpointer: Worker | undefined
+  private readonly s: ReturnType<typeof prepare>
+  private readonly countStatements = new Map<string, Statement>()
+
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(dirname(options.file), { recursive: true })
+    this.db = new Database(options.file)
+    this.db.pragma('journal_mode = WAL')
+    // Durable commits; group commit pays one fsync per group. [ARCHITECTURE: group commit]
+    this.db.pragma('synchronous = FULL')
+    this.db.pragma('busy_timeout = 5000')
+    this.db.pragma('foreign_keys = OFF')
+    migrate(this.db)
+    const intervalMs = options.checkpointIntervalMs ?? 1000
+    if (intervalMs > 0) {
+      this.db.pragma('wal_autocheckpoint = 0')
+      const url = workerUrl()
+      this.checkpointer = new Worker(url, {
+        workerData: { file: options.file, intervalMs },
+        // From source the worker needs the same TypeScript loader as this thread.
+        ...(url.pathname.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
+      })
+      // A failed checkpointer costs only WAL growth; SQLite checkpoints inline again.
+      this.checkpointer.on('error', () => this.db.pragma('wal_autocheckpoint = 1000'))
+      this.checkpointer.unref()
+    }
+    this.commits = new GroupCommitter(this.db)
+    this.s = prepare(this.db)
+  }
+
+  // ---- things ----
+
+  getThing(thingName: string): Promise<ReturnType<typeof thingFromRow> | undefined> {
+    const row = this.s.thing.get(thingName) as ThingRow | undefined
+    return Promise.resolve(row === undefined ? undefined : thingFromRow(row))
+  }
+
+  thingExists(thingName: string): Promise<boolean> {
+    return Promise.resolve(this.s.thingExists.get(thingName) !== undefined)
+  }
+
+  mutateThing<R>(thingName: string, decide: (current: ReturnType<typeof thingFromRow> | undefined) => ThingDecision<R>): Promise<R> {
+    return this.commits.run(() => {
+      const row = this.s.thing.get(thingName) as ThingRow | undefined
+      const decision = decide(row === undefined ? undefined : thingFromRow(row))
+      switch (decision.kind) {
+        case 'reject':
+          throw decision.error
+        case 'none':
+          return decision.result
+        case 'write': {
+          const t = decision.next
+          this.s.upsertThing.run(t.thingName, t.thingId, JSON.stringify(t.attributes), t.version, t.createdAtMs)
+          return decision.result
+        }
+        case 'delete':
+          this.s.deleteThing.run(thingName)
+          this.removeExecutionsOfThing(thingName, decision.atMs)
+          return decision.result
+      }
+    })
+  }
+
+  /** [spec: things#deletething] QUEUED and IN_PROGRESS executions become REMOVED [open-question 12]. */
+  private removeExecutionsOfThing(thingName: string, nowMs: number): void {
+    const groups = this.s.pendingOfThingByJob.all(thingName) as { job_id: string; status: ExecutionStatus; n: number }[]
+    if (groups.length === 0) return
+    this.s.removePendingOfThing.run(nowMs, thingName)
+    for (const g of groups) {
+      this.adjustCount(g.job_id, g.status, -g.n)
+      this.adjustCount(g.job_id, 'REMOVED', g.n)
+    }
+    for (const jobId of new Set(groups.map((g) => g.job_id))) this.completeIfDone(jobId, nowMs)
+  }
+
+  listThings(filter: ThingFilter, page: PageRequest): Promise<Page<ReturnType<typeof thingFromRow>>> {
+    const where: string[] = ['thing_name > ?']
+    const params: unknown[] = [page.after ?? '']
+    if (filter.attributeName !== undefined) {
+      const path = `'$."' || ? || '"'`
+      params.push(filter.attributeName)
+      if (filter.attributeValue === undefined) {
+        where.push(`json_type(attributes, ${path}) IS NOT NULL`)
+      } else if (filter.usePrefixAttributeValue === true) {
+        where.push(`substr(json_extract(attributes, ${path}), 1, length(?)) = ?`)
+        params.push(filter.attributeValue, filter.attributeValue)
+      } else {
+        where.push(`json_extract(attributes, ${path}) = ?`)
+        params.push(filter.attributeValue)
+      }
+    }
+    params.push(page.limit + 1)
+    const rows = this.db
+      .prepare(`SELECT * FROM things WHERE ${where.join(' AND ')} ORDER BY thing_name LIMIT ?`)
+      .all(...params) as ThingRow[]
+    return Promise.resolve(pageOf(rows.map(thingFromRow), page.limit, (t) => t.thingName))
+  }
+
+  // ---- jobs ----
+
+  getJob(jobId: string): Promise<Job | undefined> {
+    return Promise.resolve(this.readJob(jobId))
+  }
+
+  private readJob(jobId: string): Job | undefined {
+    const row = this.s.job.get(jobId) as JobRow | undefined
+    return row === undefined ? undefined : jobFromRow(row)
+  }
+
+  createJob(job: Job, thingNames: readonly string[]): Promise<CreateJobOutcome> {
+    return this.commits.run((): CreateJobOutcome => {
+      const names = JSON.stringify([...new Set(thingNames)].sort())
+      const missing = (this.s.missingThings.all(names) as { value: string }[]).map((r) => r.value)
+      if (missing.length > 0) return { kind: 'missingThings', thingNames: missing }
+      const existing = this.readJob(job.jobId)
+      if (existing !== undefined) return { kind: 'exists', job: existing }
+      this.s.insertJob.run(
+        job.jobId,
+        job.status,
+        job.targetSelection,
+        job.namespaceId ?? null,
+        job.createdAtMs,
+        job.lastUpdatedAtMs,
+        job.document,
+        jobBody(job),
+      )
+      for (const arn of new Set(job.targets)) this.s.insertTarget.run(job.jobId, arn)
+      let created = 0
+      if (job.status === 'IN_PROGRESS') {
+        created = this.s.insertExecutions.run({
+          jobId: job.jobId,
+          namespaceId: job.namespaceId ?? '',
+          nowMs: job.createdAtMs,
+          names,
+        }).changes
+        this.adjustCount(job.jobId, 'QUEUED', created)
+        // [open-question 58] a SNAPSHOT job with no things completes at once.
+        this.completeIfDone(job.jobId, job.createdAtMs)
+      }
+      const stored = this.readJob(job.jobId)
+      if (stored === undefined) throw new Error(`job ${job.jobId} vanished inside its own transaction`)
+      return { kind: 'created', job: stored, executions: created }
+    })
+  }
+
+  listJobs(filter: JobFilter, page: PageRequest): Promise<Page<Job>> {
+    const where: string[] = ['j.seq > ?']
+    const params: unknown[] = [Number(page.after ?? 0)]
+    if (filter.status !== undefined) {
+      where.push('j.status = ?')
+      params.push(filter.status)
+    }
+    if (filter.targetSelection !== undefined) {
+      where.push('j.target_selection = ?')
+      params.push(filter.targetSelection)
+    }
+    if (filter.namespaceId !== undefined) {
+      where.push('j.namespace_id = ?')
+      params.push(filter.namespaceId)
+    }
+    if (filter.targetArn !== undefined) {
+      where.push('j.job_id IN (SELECT job_id FROM job_targets WHERE target_arn = ?)')
+      params.push(filter.targetArn)
+    }
+    params.push(page.limit + 1)
+    const rows = this.db
+      .prepare(`SELECT * FROM jobs j WHERE ${where.join(' AND ')} ORDER BY j.seq LIMIT ?`)
+      .all(...params) as JobRow[]
+    const seqOf = new Map(rows.map((r) => [r.job_id, r.seq]))
+    return Promise.resolve(pageOf(rows.map(jobFromRow), page.limit, (j) => String(seqOf.get(j.jobId))))
+  }
+
+  // ---- executions ----
+
+  getExecution(key: ExecutionKey): Promise<{ execution: Execution; job: Job } | undefined> {
+    const job = this.readJob(key.jobId)
+    if (job === undefined) return Promise.resolve(undefined)
+    const row = this.readExecutionRow(key)
+    return Promise.resolve(row === undefined ? undefined : { execution: executionFromRow(row), job })
+  }
+
+  private readExecutionRow(key: ExecutionKey): ExecutionRow | undefined {
+    return (
+      key.executionNumber === undefined
+        ? this.s.latestExecution.get(key.jobId, key.thingName)
+        : this.s.execution.get(key.jobId, key.thingName, key.executionNumber)
+    ) as ExecutionRow | undefined
+  }
+
+  mutateExecution(key: ExecutionKey, decide: (input: ExecutionDecideInput) => ExecutionDecision): Promise<MutateOutcome> {
+    return this.commits.run((): MutateOutcome => {
+      const job = this.readJob(key.jobId)
+      if (job === undefined) return { kind: 'noJob' }
+      const row = this.readExecutionRow(key)
+      if (row === undefined) return { kind: 'noExecution', job }
+      return this.apply(row, job, decide)
+    })
+  }
+
+  mutateNextPending(
+    scope: PendingScope,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome | undefined> {
+    return this.commits.run((): MutateOutcome | undefined => {
+      const row = this.s.pending.get(scope.thingName, scope.namespaceId ?? '', 1) as ExecutionRow | undefined
+      if (row === undefined) return undefined
+      const job = this.readJob(row.job_id)
+      if (job === undefined) return undefined
+      return this.apply(row, job, decide)
+    })
+  }
+
+  /** Runs one decision inside the current transaction. */
+  private apply(row: ExecutionRow, job: Job, decide: (input: ExecutionDecideInput) => ExecutionDecision): MutateOutcome {
+    const execution = executionFromRow(row)
+    const decision = decide({ execution, job })
+    switch (decision.kind) {
+      case 'reject':
+        throw decision.error
+      case 'unchanged':
+        return { kind: 'unchanged', execution, job }
+      case 'write': {
+        const n = decision.next
+        const changed = this.s.updateExecution.run(
+          n.status,
+          n.forceCanceled ? 1 : 0,
+          JSON.stringify(n.statusDetails),
+          n.startedAtMs ?? null,
+          n.lastUpdatedAtMs,
+          n.versionNumber,
+          n.inProgressDeadlineMs ?? null,
+          n.stepDeadlineMs ?? null,
+          row.seq,
+          row.version_number,
+        ).changes
+        if (changed !== 1) throw new Error('execution changed under its own transaction')
+        let nextJob = job
+        if (n.status !== execution.status) {
+          this.adjustCount(job.jobId, execution.status, -1)
+          this.adjustCount(job.jobId, n.status, 1)
+          nextJob = this.completeIfDone(job.jobId, n.lastUpdatedAtMs, countChange(job, execution.status, n.status))
+        }
+        return { kind: 'written', execution: n, job: nextJob }
+      }
+      case 'delete': {
+        const changed = this.s.deleteExecution.run(row.seq, row.version_number).changes
+        if (changed !== 1) throw new Error('execution changed under its own transaction')
+        this.adjustCount(job.jobId, execution.status, -1)
+        const nextJob = this.completeIfDone(job.jobId, decision.atMs, countChange(job, execution.status, 'DELETED'))
+        return { kind: 'deleted', execution, job: nextJob }
+      }
+    }
+  }
+
+  private adjustCount(jobId: string, status: ExecutionStatus, delta: number): void {
+    if (delta === 0) return
+    const column = COUNT_COLUMN[status]
+    let statement = this.countStatements.get(column)
+    if (statement === undefined) {
+      statement = this.db.prepare(`UPDATE jobs SET ${column} = ${column} + ? WHERE job_id = ?`)
+      this.countStatements.set(column, statement)
+    }
+    statement.run(delta, jobId)
+  }
+
+  /** Applies the SNAPSHOT completion rule to the job as it now stands. [spec: state-machines#10] */
+  private completeIfDone(jobId: string, nowMs: number, known?: Job): Job {
+    const job = known ?? this.readJob(jobId)
+    if (job === undefined) throw new Error(`job ${jobId} vanished inside its own transaction`)
+    const completed = decideJobCompletion(job, nowMs)
+    if (completed === undefined) return job
+    this.s.completeJob.run(completed.status, completed.completedAtMs ?? null, completed.lastUpdatedAtMs, jobId)
+    return completed
+  }
+
+  listPending(scope: PendingScope, limit: number): Promise<readonly { execution: Execution; job: Job }[]> {
+    const rows = this.s.pending.all(scope.thingName, scope.namespaceId ?? '', limit) as ExecutionRow[]
+    const jobs = new Map<string, Job>()
+    const out: { execution: Execution; job: Job }[] = []
+    for (const row of rows) {
+      let job = jobs.get(row.job_id)
+      if (job === undefined) {
+        job = this.readJob(row.job_id)
+        if (job === undefined) continue
+        jobs.set(row.job_id, job)
+      }
+      out.push({ execution: executionFromRow(row), job })
+    }
+    return Promise.resolve(out)
+  }
+
+  listExecutionsForJob(
+    jobId: string,
+    filter: { status?: ExecutionStatus | undefined },
+    page: PageRequest,
+  ): Promise<Page<Execution>> {
+    const after = Number(page.after ?? 0)
+    const rows = (
+      filter.status === undefined
+        ? this.s.executionsOfJob.all(jobId, after, page.limit + 1)
+        : this.s.executionsOfJobByStatus.all(jobId, filter.status, after, page.limit + 1)
+    ) as ExecutionRow[]
+    return Promise.resolve(executionPage(rows, page.limit))
+  }
+
+  listExecutionsForThing(
+    thingName: string,
+    filter: { status?: ExecutionStatus | undefined; jobId?: string | undefined; namespaceId?: string | undefined },
+    page: PageRequest,
+  ): Promise<Page<Execution>> {
+    const where = ['thing_name = ?', 'seq > ?']
+    const params: unknown[] = [thingName, Number(page.after ?? 0)]
+    if (filter.status !== undefined) {
+      where.push('status = ?')
+      params.push(filter.status)
+    }
+    if (filter.jobId !== undefined) {
+      where.push('job_id = ?')
+      params.push(filter.jobId)
+    }
+    if (filter.namespaceId !== undefined) {
+      where.push('namespace_id = ?')
+      params.push(filter.namespaceId)
+    }
+    params.push(page.limit + 1)
+    const rows = this.db
+      .prepare(`SELECT * FROM job_executions WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`)
+      .all(...params) as ExecutionRow[]
+    return Promise.resolve(executionPage(rows, page.limit))
+  }
+
+  hasExecutionsForThing(thingName: string): Promise<boolean> {
+    return Promise.resolve(this.s.anyExecutionOfThing.get(thingName) !== undefined)
+  }
+
+  recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>> {
+    const counts = zeroCounts()
+    const rows = this.s.recount.all(jobId) as { status: ExecutionStatus; n: number }[]
+    for (const r of rows) counts[r.status] = r.n
+    return Promise.resolve(counts)
+  }
+
+  async close(): Promise<void> {
+    this.commits.flush()
+    if (this.checkpointer !== undefined) {
+      const stopped = new Promise<void>((resolve) => {
+        this.checkpointer?.on('message', (m) => m === 'stopped' && resolve())
+        this.checkpointer?.on('exit', () => resolve())
+      })
+      this.checkpointer.ref()
+      this.checkpointer.postMessage('stop')
+      await stopped
+      await this.checkpointer.terminate()
+    }
+    this.db.close()
+  }
+}
+
+function prepare(db: Database.Database) {
+  return {
+    thing: db.prepare('SELECT * FROM things WHERE thing_name = ?'),
+    thingExists: db.prepare('SELECT 1 FROM things WHERE thing_name = ?'),
+    upsertThing: db.prepare(
+      `INSERT INTO things (thing_name, thing_id, attributes, version, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (thing_name) DO UPDATE SET attributes = excluded.attributes, version = excluded.version`,
+    ),
+    deleteThing: db.prepare('DELETE FROM things WHERE thing_name = ?'),
+    pendingOfThingByJob: db.prepare(
+      `SELECT job_id, status, count(*) AS n FROM job_executions
+       WHERE thing_name = ? AND status IN ('QUEUED', 'IN_PROGRESS') GROUP BY job_id, status`,
+    ),
+    removePendingOfThing: db.prepare(
+      `UPDATE job_executions SET status = 'REMOVED', version_number = version_number + 1, last_updated_at = ?,
+         in_progress_deadline = NULL, step_deadline = NULL
+       WHERE thing_name = ? AND status IN ('QUEUED', 'IN_PROGRESS')`,
+    ),
+    job: db.prepare('SELECT * FROM jobs WHERE job_id = ?'),
+    missingThings: db.prepare(
+      'SELECT value FROM json_each(?) WHERE value NOT IN (SELECT thing_name FROM things) ORDER BY value',
+    ),
+    insertJob: db.prepare(
+      `INSERT INTO jobs (job_id, status, target_selection, namespace_id, created_at, last_updated_at, document, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertTarget: db.prepare('INSERT OR IGNORE INTO job_targets (job_id, target_arn) VALUES (?, ?)'),
+    // Set-based fan-out: one statement for every target thing, in thing-name order. [spec: state-machines#5]
+    insertExecutions: db.prepare(
+      `INSERT INTO job_executions (job_id, thing_name, execution_number, status, namespace_id, queued_at,
+         last_updated_at, version_number)
+       SELECT @jobId, t.value,
+         COALESCE((SELECT max(e.execution_number) FROM job_executions e
+                   WHERE e.job_id = @jobId AND e.thing_name = t.value), 0) + 1,
+         'QUEUED', @namespaceId, @nowMs, @nowMs, 1
+       FROM json_each(@names) t ORDER BY t.value`,
+    ),
+    completeJob: db.prepare('UPDATE jobs SET status = ?, completed_at = ?, last_updated_at = ? WHERE job_id = ?'),
+    execution: db.prepare('SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? AND execution_number = ?'),
+    latestExecution: db.prepare(
+      'SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? ORDER BY execution_number DESC LIMIT 1',
+    ),
+    updateExecution: db.prepare(
+      `UPDATE job_executions SET status = ?, force_canceled = ?, status_details = ?, started_at = ?,
+         last_updated_at = ?, version_number = ?, in_progress_deadline = ?, step_deadline = ?
+       WHERE seq = ? AND version_number = ?`,
+    ),
+    deleteExecution: db.prepare('DELETE FROM job_executions WHERE seq = ? AND version_number = ?'),
+    pending: db.prepare(
+      `SELECT e.* FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
+       WHERE e.thing_name = ? AND e.namespace_id = ? AND e.status IN ('QUEUED', 'IN_PROGRESS') AND ${DEVICE_VISIBLE_JOB}
+       ORDER BY ${PENDING_ORDER} LIMIT ?`,
+    ),
+    executionsOfJob: db.prepare('SELECT * FROM job_executions WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    executionsOfJobByStatus: db.prepare(
+      'SELECT * FROM job_executions WHERE job_id = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?',
+    ),
+    anyExecutionOfThing: db.prepare('SELECT 1 FROM job_executions WHERE thing_name = ? LIMIT 1'),
+    recount: db.prepare('SELECT status, count(*) AS n FROM job_executions WHERE job_id = ? GROUP BY status'),
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue
+    db.transaction(() => {
+      db.exec(m.sql)
+      db.pragma(`user_version = ${m.version}`)
+    })()
+  }
+}
+
+function workerUrl(): URL {
+  // Running from source (tsx) the worker is a .ts file; from dist it is .js.
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js'
+  return new URL(`./checkpoint-worker.${ext}`, import.meta.url)
+}
+
+function pageOf<T>(rows: readonly T[], limit: number, cursor: (item: T) => string): Page<T> {
+  if (rows.length <= limit) return { items: rows }
+  const items = rows.slice(0, limit)
+  const last = items[items.length - 1]
+  return last === undefined ? { items } : { items, after: cursor(last) }
+}
+
+function executionPage(rows: readonly ExecutionRow[], limit: number): Page<Execution> {
+  const seqOf = new Map<Execution, number>()
+  const items = rows.map((r) => {
+    const e = executionFromRow(r)
+    seqOf.set(e, r.seq)
+    return e
+  })
+  return pageOf(items, limit, (e) => String(seqOf.get(e)))
+}
+
