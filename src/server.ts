@@ -83,7 +83,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const data =
       config.dataPlanePort === undefined
         ? undefined
-        : await listen(createServer(handlers.dataPlane), config.host, config.dataPlanePort, '--data-plane-port')
+        : await listen(
+            createServer(handlers.dataPlane),
+            config.host,
+            config.dataPlanePort,
+            '--data-plane-port',
+          )
     if (data !== undefined) servers.push(data)
     const url = urlOf(config.host, main)
     return {

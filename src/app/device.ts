@@ -45,14 +45,21 @@ export async function startNextPendingJobExecution(
   checkStepTimeout(input.stepTimeoutInMinutes, false)
   await requireThing(ctx, input.thingName)
   const nowMs = ctx.clock.nowMs()
-  const outcome = await ctx.store.mutateNextPending(input, ({ execution, job }) => decideStartNext(execution, job, input, nowMs))
+  const outcome = await ctx.store.mutateNextPending(input, ({ execution, job }) =>
+    decideStartNext(execution, job, input, nowMs),
+  )
   return outcome === undefined ? undefined : settled(outcome, { jobId: '', thingName: input.thingName })
 }
 
 /** [spec: jobs-device-api#1.4]; `$next` returns the first pending execution without changing it. */
 export async function describeJobExecutionForDevice(
   ctx: AppContext,
-  input: { thingName: string; jobId: string; executionNumber?: number | undefined; namespaceId?: string | undefined },
+  input: {
+    thingName: string
+    jobId: string
+    executionNumber?: number | undefined
+    namespaceId?: string | undefined
+  },
 ): Promise<ExecutionWithJob | undefined> {
   await requireThing(ctx, input.thingName)
   if (input.jobId === NEXT) {
@@ -69,7 +76,10 @@ export async function describeJobExecutionForDevice(
     )
   }
   if (ctx.settings.terminalStateOnDescribe && isTerminal(found.execution.status)) {
-    throw new ServiceError('TerminalStateException', `Execution of job ${input.jobId} is ${found.execution.status}`)
+    throw new ServiceError(
+      'TerminalStateException',
+      `Execution of job ${input.jobId} is ${found.execution.status}`,
+    )
   }
   return found
 }
@@ -88,12 +98,16 @@ export interface UpdateJobExecutionInput {
  * A device's status report. Raises InvalidRequestException, ResourceNotFoundException and
  * InvalidStateTransitionException (a VersionMismatchError for expectedVersion). [spec: jobs-device-api#1.5]
  */
-export async function updateJobExecution(ctx: AppContext, input: UpdateJobExecutionInput): Promise<ExecutionWithJob> {
+export async function updateJobExecution(
+  ctx: AppContext,
+  input: UpdateJobExecutionInput,
+): Promise<ExecutionWithJob> {
   checkStatusDetails(input.statusDetails)
   checkStepTimeout(input.stepTimeoutInMinutes, true)
   await requireThing(ctx, input.thingName)
   const nowMs = ctx.clock.nowMs()
-  const outcome = await ctx.store.mutateExecution(input, ({ execution, job }) => decideDeviceUpdate(execution, job, input, nowMs))
+  const outcome = await ctx.store.mutateExecution(input, ({ execution, job }) =>
+    decideDeviceUpdate(execution, job, input, nowMs),
+  )
   return settled(outcome, input)
 }
-

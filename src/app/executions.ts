@@ -52,7 +52,12 @@ export async function describeJobExecution(
 
 export async function listJobExecutionsForJob(
   ctx: AppContext,
-  input: { jobId: string; status?: ExecutionStatus | undefined; maxResults?: number | undefined; nextToken?: string | undefined },
+  input: {
+    jobId: string
+    status?: ExecutionStatus | undefined
+    maxResults?: number | undefined
+    nextToken?: string | undefined
+  },
 ): Promise<{ executions: readonly Execution[]; nextToken?: string }> {
   const filters = { jobId: input.jobId, status: input.status }
   const page = pageRequest('ListJobExecutionsForJob', filters, input, ctx.settings.defaultPageSize)
@@ -77,9 +82,17 @@ export async function listJobExecutionsForThing(
     nextToken?: string | undefined
   },
 ): Promise<{ executions: readonly Execution[]; nextToken?: string }> {
-  const filters = { thingName: input.thingName, status: input.status, namespaceId: input.namespaceId, jobId: input.jobId }
+  const filters = {
+    thingName: input.thingName,
+    status: input.status,
+    namespaceId: input.namespaceId,
+    jobId: input.jobId,
+  }
   const page = pageRequest('ListJobExecutionsForThing', filters, input, ctx.settings.defaultPageSize)
-  if (!(await ctx.store.thingExists(input.thingName)) && !(await ctx.store.hasExecutionsForThing(input.thingName))) {
+  if (
+    !(await ctx.store.thingExists(input.thingName)) &&
+    !(await ctx.store.hasExecutionsForThing(input.thingName))
+  ) {
     throw notFound(`Thing ${input.thingName} not found`)
   }
   const result = await ctx.store.listExecutionsForThing(input.thingName, filters, page)
@@ -102,15 +115,25 @@ export async function cancelJobExecution(
   },
 ): Promise<void> {
   const nowMs = ctx.clock.nowMs()
-  const outcome = await ctx.store.mutateExecution({ jobId: input.jobId, thingName: input.thingName }, ({ execution, job }) =>
-    decideCancelExecution(
-      execution,
-      job,
-      { force: input.force === true, expectedVersion: input.expectedVersion, statusDetails: input.statusDetails },
-      nowMs,
-    ),
+  const outcome = await ctx.store.mutateExecution(
+    { jobId: input.jobId, thingName: input.thingName },
+    ({ execution, job }) =>
+      decideCancelExecution(
+        execution,
+        job,
+        {
+          force: input.force === true,
+          expectedVersion: input.expectedVersion,
+          statusDetails: input.statusDetails,
+        },
+        nowMs,
+      ),
   )
-  settled(outcome, input, (job) => (job.status === 'DELETION_IN_PROGRESS' ? invalidTransition(`Job ${job.jobId} is being deleted`) : undefined))
+  settled(outcome, input, (job) =>
+    job.status === 'DELETION_IN_PROGRESS'
+      ? invalidTransition(`Job ${job.jobId} is being deleted`)
+      : undefined,
+  )
 }
 
 /**
@@ -120,7 +143,13 @@ export async function cancelJobExecution(
  */
 export async function deleteJobExecution(
   ctx: AppContext,
-  input: { jobId: string; thingName: string; executionNumber: number; force?: boolean | undefined; namespaceId?: string | undefined },
+  input: {
+    jobId: string
+    thingName: string
+    executionNumber: number
+    force?: boolean | undefined
+    namespaceId?: string | undefined
+  },
 ): Promise<void> {
   const nowMs = ctx.clock.nowMs()
   const gate = (job: Job): ServiceError | undefined => {
@@ -129,7 +158,9 @@ export async function deleteJobExecution(
     } catch (error) {
       return error as ServiceError
     }
-    return job.status === 'DELETION_IN_PROGRESS' ? invalidTransition(`Job ${job.jobId} is being deleted`) : undefined
+    return job.status === 'DELETION_IN_PROGRESS'
+      ? invalidTransition(`Job ${job.jobId} is being deleted`)
+      : undefined
   }
   const outcome = await ctx.store.mutateExecution(input, ({ execution, job }): ExecutionDecision => {
     const error = gate(job)

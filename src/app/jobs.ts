@@ -51,7 +51,10 @@ function defined<T extends object>(o: T): { [K in keyof T]: Exclude<T[K], undefi
  * it returns (read-after-write). Validation order follows the spec's CreateJob list.
  * Raises InvalidRequestException, ResourceNotFoundException, ResourceAlreadyExistsException.
  */
-export async function createJob(ctx: AppContext, input: CreateJobInput): Promise<{ jobArn: string; jobId: string; description?: string }> {
+export async function createJob(
+  ctx: AppContext,
+  input: CreateJobInput,
+): Promise<{ jobArn: string; jobId: string; description?: string }> {
   const nowMs = ctx.clock.nowMs()
   // 1. member rules beyond the model
   checkRolloutConfig(input.jobExecutionsRolloutConfig)
@@ -61,7 +64,9 @@ export async function createJob(ctx: AppContext, input: CreateJobInput): Promise
   const startMs = checkSchedulingConfig(input.schedulingConfig, nowMs)
   checkTags(input.tags)
   if ((input.destinationPackageVersions?.length ?? 0) > MAX_DESTINATION_PACKAGE_VERSIONS) {
-    throw invalidRequest(`destinationPackageVersions may hold at most ${MAX_DESTINATION_PACKAGE_VERSIONS} ARNs`)
+    throw invalidRequest(
+      `destinationPackageVersions may hold at most ${MAX_DESTINATION_PACKAGE_VERSIONS} ARNs`,
+    )
   }
   // 2. targets
   const targets = [...new Set(input.targets)]
@@ -77,7 +82,9 @@ export async function createJob(ctx: AppContext, input: CreateJobInput): Promise
     }
     if (target.kind === 'thinggroup') {
       // Thing groups arrive with the control-plane issue; until then none can exist. [open-question 19]
-      throw notFound(`Thing group ${target.thingGroupName} not found (${thingGroupArn(ctx.scope, target.thingGroupName)})`)
+      throw notFound(
+        `Thing group ${target.thingGroupName} not found (${thingGroupArn(ctx.scope, target.thingGroupName)})`,
+      )
     }
     thingNames.push(target.thingName)
   }
@@ -96,7 +103,9 @@ export async function createJob(ctx: AppContext, input: CreateJobInput): Promise
     throw invalidRequest('exactly one of document and documentSource is required')
   }
   if (input.documentSource !== undefined) {
-    throw invalidRequest('documentSource is not supported: no document fetcher is configured; pass document instead')
+    throw invalidRequest(
+      'documentSource is not supported: no document fetcher is configured; pass document instead',
+    )
   }
   const document = input.document ?? ''
   checkDocument(document)
@@ -174,7 +183,11 @@ export async function listJobs(
 ): Promise<{ jobs: readonly Job[]; nextToken?: string }> {
   if (input.thingGroupName !== undefined) throw notFound(`Thing group ${input.thingGroupName} not found`)
   if (input.thingGroupId !== undefined) throw notFound(`Thing group with id ${input.thingGroupId} not found`)
-  const filters = { status: input.status, targetSelection: input.targetSelection, namespaceId: input.namespaceId }
+  const filters = {
+    status: input.status,
+    targetSelection: input.targetSelection,
+    namespaceId: input.namespaceId,
+  }
   const page = pageRequest('ListJobs', filters, input, ctx.settings.defaultPageSize)
   const result = await ctx.store.listJobs(filters, page)
   const token = nextToken('ListJobs', filters, result)

@@ -45,6 +45,7 @@ function decodeToken(op: string, filters: object, token: string): string {
   }
   if (typeof body !== 'object' || body === null) throw bad()
   const t = body as Partial<TokenBody>
-  if (t.v !== TOKEN_VERSION || t.op !== op || t.f !== JSON.stringify(filters) || typeof t.a !== 'string') throw bad()
+  if (t.v !== TOKEN_VERSION || t.op !== op || t.f !== JSON.stringify(filters) || typeof t.a !== 'string')
+    throw bad()
   return t.a
 }

@@ -15,9 +15,13 @@ export interface AttributePayload {
 }
 
 /** Thing types and billing groups are out of scope: a named one cannot exist. [spec: things#1] */
-function rejectUnsupportedReferences(input: { thingTypeName?: string | undefined; billingGroupName?: string | undefined }): void {
+function rejectUnsupportedReferences(input: {
+  thingTypeName?: string | undefined
+  billingGroupName?: string | undefined
+}): void {
   if (input.thingTypeName !== undefined) throw notFound(`Thing type ${input.thingTypeName} not found`)
-  if (input.billingGroupName !== undefined) throw notFound(`Billing group ${input.billingGroupName} not found`)
+  if (input.billingGroupName !== undefined)
+    throw notFound(`Billing group ${input.billingGroupName} not found`)
 }
 
 function checkAttributeCount(ctx: AppContext, attributes: Record<string, string>): void {
@@ -60,11 +64,24 @@ export async function createThing(
   const arn = thingArn(ctx.scope, input.thingName)
   return ctx.store.mutateThing(input.thingName, (current) => {
     if (current === undefined) {
-      const next: Thing = { thingName: input.thingName, thingId: randomUUID(), attributes, version: 1, createdAtMs: nowMs }
-      return { kind: 'write', next, result: { thingName: next.thingName, thingArn: arn, thingId: next.thingId } }
+      const next: Thing = {
+        thingName: input.thingName,
+        thingId: randomUUID(),
+        attributes,
+        version: 1,
+        createdAtMs: nowMs,
+      }
+      return {
+        kind: 'write',
+        next,
+        result: { thingName: next.thingName, thingArn: arn, thingId: next.thingId },
+      }
     }
     if (sameAttributes(current.attributes, attributes)) {
-      return { kind: 'none', result: { thingName: current.thingName, thingArn: arn, thingId: current.thingId } }
+      return {
+        kind: 'none',
+        result: { thingName: current.thingName, thingArn: arn, thingId: current.thingId },
+      }
     }
     return {
       kind: 'reject',
@@ -126,7 +143,8 @@ export async function updateThing(
     throw invalidRequest('removeThingType and thingTypeName cannot be given together')
   }
   await ctx.store.mutateThing(input.thingName, (current) => {
-    if (current === undefined) return { kind: 'reject', error: notFound(`Thing ${input.thingName} not found`) }
+    if (current === undefined)
+      return { kind: 'reject', error: notFound(`Thing ${input.thingName} not found`) }
     if (input.expectedVersion !== undefined && input.expectedVersion !== current.version) {
       return {
         kind: 'reject',
@@ -159,7 +177,11 @@ export async function updateThing(
     } catch (error) {
       return { kind: 'reject', error: error as ServiceError }
     }
-    return { kind: 'write', next: { ...current, attributes, version: current.version + 1 }, result: undefined }
+    return {
+      kind: 'write',
+      next: { ...current, attributes, version: current.version + 1 },
+      result: undefined,
+    }
   })
 }
 
@@ -167,7 +189,10 @@ export async function updateThing(
  * Deletes a thing; a missing thing is a success. Its QUEUED and IN_PROGRESS executions become
  * REMOVED in the same transaction. [spec: things#deletething]
  */
-export async function deleteThing(ctx: AppContext, input: { thingName: string; expectedVersion?: number | undefined }): Promise<void> {
+export async function deleteThing(
+  ctx: AppContext,
+  input: { thingName: string; expectedVersion?: number | undefined },
+): Promise<void> {
   const nowMs = ctx.clock.nowMs()
   await ctx.store.mutateThing(input.thingName, (current) => {
     if (current === undefined) return { kind: 'none', result: undefined }

@@ -8,7 +8,8 @@ import type { RateLimit } from '../http/throttle.js'
 
 function port(value: string): number {
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number 0..65535')
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('must be a port number 0..65535')
   return n
 }
 
@@ -22,36 +23,68 @@ function rate(value: string): RateLimit {
   const [r, b] = value.split(':')
   const ratePerSecond = Number(r)
   const burst = b === undefined ? Math.max(1, Math.ceil(ratePerSecond)) : Number(b)
-  if (!(ratePerSecond > 0) || !(burst >= 1)) throw new InvalidArgumentError('must be RATE or RATE:BURST, e.g. 100:200')
+  if (!(ratePerSecond > 0) || !(burst >= 1))
+    throw new InvalidArgumentError('must be RATE or RATE:BURST, e.g. 100:200')
   return { ratePerSecond, burst }
 }
 
-const opt = (flags: string, description: string, env: string) => new Option(flags, description).env(`FLEETJOBS_${env}`)
+const opt = (flags: string, description: string, env: string) =>
+  new Option(flags, description).env(`FLEETJOBS_${env}`)
 
 const program = new Command()
-program.name('fleetjobs').description('A self-hosted job service for device fleets that speaks the AWS IoT Jobs API')
+program
+  .name('fleetjobs')
+  .description('A self-hosted job service for device fleets that speaks the AWS IoT Jobs API')
 
 program
   .command('serve')
   .description('start the HTTP API (control plane and device data plane) on an embedded SQLite database')
   .addOption(opt('--host <host>', 'address to listen on', 'HOST').default(DEFAULT_CONFIG.host))
-  .addOption(opt('--port <port>', 'control-plane port (0: any free port)', 'PORT').default(DEFAULT_CONFIG.port).argParser(port))
+  .addOption(
+    opt('--port <port>', 'control-plane port (0: any free port)', 'PORT')
+      .default(DEFAULT_CONFIG.port)
+      .argParser(port),
+  )
   .addOption(
     opt('--data-plane-port <port>', 'device data-plane port (0: any free port)', 'DATA_PLANE_PORT')
       .default(DEFAULT_CONFIG.dataPlanePort)
       .argParser(port),
   )
-  .addOption(opt('--data-dir <dir>', 'folder of the SQLite database', 'DATA_DIR').default(DEFAULT_CONFIG.dataDir))
-  .addOption(opt('--region <region>', 'region used in ARNs', 'REGION').default(DEFAULT_CONFIG.region))
-  .addOption(opt('--account-id <id>', 'account id used in ARNs', 'ACCOUNT_ID').default(DEFAULT_CONFIG.accountId))
   .addOption(
-    opt('--response-style <style>', 'aws: AWS wire format; envelope: the {"success": …} envelope (not for AWS clients)', 'RESPONSE_STYLE')
+    opt('--data-dir <dir>', 'folder of the SQLite database', 'DATA_DIR').default(DEFAULT_CONFIG.dataDir),
+  )
+  .addOption(opt('--region <region>', 'region used in ARNs', 'REGION').default(DEFAULT_CONFIG.region))
+  .addOption(
+    opt('--account-id <id>', 'account id used in ARNs', 'ACCOUNT_ID').default(DEFAULT_CONFIG.accountId),
+  )
+  .addOption(
+    opt(
+      '--response-style <style>',
+      'aws: AWS wire format; envelope: the {"success": …} envelope (not for AWS clients)',
+      'RESPONSE_STYLE',
+    )
       .choices(['aws', 'envelope'])
       .default('aws'),
   )
-  .addOption(opt('--control-plane-rate <rate>', 'control-plane rate limit RATE[:BURST] requests/s (default: none)', 'CONTROL_PLANE_RATE').argParser(rate))
-  .addOption(opt('--data-plane-rate <rate>', 'data-plane rate limit per thing RATE[:BURST] requests/s (default: none)', 'DATA_PLANE_RATE').argParser(rate))
-  .addOption(opt('--max-targets-per-job <n>', 'targets per job (AWS: 100)', 'MAX_TARGETS_PER_JOB').default(100).argParser(positive))
+  .addOption(
+    opt(
+      '--control-plane-rate <rate>',
+      'control-plane rate limit RATE[:BURST] requests/s (default: none)',
+      'CONTROL_PLANE_RATE',
+    ).argParser(rate),
+  )
+  .addOption(
+    opt(
+      '--data-plane-rate <rate>',
+      'data-plane rate limit per thing RATE[:BURST] requests/s (default: none)',
+      'DATA_PLANE_RATE',
+    ).argParser(rate),
+  )
+  .addOption(
+    opt('--max-targets-per-job <n>', 'targets per job (AWS: 100)', 'MAX_TARGETS_PER_JOB')
+      .default(100)
+      .argParser(positive),
+  )
   .action(async (o: Record<string, unknown>) => {
     try {
       const server = await startServer({
@@ -63,7 +96,9 @@ program
         accountId: o['accountId'] as string,
         responseStyle: o['responseStyle'] as 'aws' | 'envelope',
         rateLimit: {
-          ...(o['controlPlaneRate'] === undefined ? {} : { controlPlane: o['controlPlaneRate'] as RateLimit }),
+          ...(o['controlPlaneRate'] === undefined
+            ? {}
+            : { controlPlane: o['controlPlaneRate'] as RateLimit }),
           ...(o['dataPlaneRate'] === undefined ? {} : { dataPlane: o['dataPlaneRate'] as RateLimit }),
         },
         settings: { maxTargetsPerJob: o['maxTargetsPerJob'] as number },

@@ -8,7 +8,8 @@ export const thingArn = (s: ArnScope, thingName: string): string =>
   `arn:aws:iot:${s.region}:${s.accountId}:thing/${thingName}`
 export const thingGroupArn = (s: ArnScope, groupName: string): string =>
   `arn:aws:iot:${s.region}:${s.accountId}:thinggroup/${groupName}`
-export const jobArn = (s: ArnScope, jobId: string): string => `arn:aws:iot:${s.region}:${s.accountId}:job/${jobId}`
+export const jobArn = (s: ArnScope, jobId: string): string =>
+  `arn:aws:iot:${s.region}:${s.accountId}:job/${jobId}`
 export const jobTemplateArn = (s: ArnScope, templateId: string): string =>
   `arn:aws:iot:${s.region}:${s.accountId}:jobtemplate/${templateId}`
 

@@ -33,6 +33,7 @@ export class ServiceError extends Error {
 
 export const invalidRequest = (message: string): ServiceError =>
   new ServiceError('InvalidRequestException', message)
-export const notFound = (message: string): ServiceError => new ServiceError('ResourceNotFoundException', message)
+export const notFound = (message: string): ServiceError =>
+  new ServiceError('ResourceNotFoundException', message)
 export const invalidTransition = (message: string): ServiceError =>
   new ServiceError('InvalidStateTransitionException', message)

@@ -49,13 +49,17 @@ export function checkRolloutConfig(config: JsonObject | undefined): void {
   if (config === undefined) return
   const max = num(config['maximumPerMinute'])
   if (max !== undefined && max > MAX_MAXIMUM_PER_MINUTE) {
-    throw invalidRequest(`jobExecutionsRolloutConfig.maximumPerMinute must be at most ${MAX_MAXIMUM_PER_MINUTE}`)
+    throw invalidRequest(
+      `jobExecutionsRolloutConfig.maximumPerMinute must be at most ${MAX_MAXIMUM_PER_MINUTE}`,
+    )
   }
   const rate = obj(config['exponentialRate'])
   if (rate === undefined) return
   const factor = num(rate['incrementFactor'])
   if (factor !== undefined && decimals(factor) > 1) {
-    throw invalidRequest('jobExecutionsRolloutConfig.exponentialRate.incrementFactor may have at most one decimal digit')
+    throw invalidRequest(
+      'jobExecutionsRolloutConfig.exponentialRate.incrementFactor may have at most one decimal digit',
+    )
   }
   const criteria = obj(rate['rateIncreaseCriteria']) ?? {}
   const given = ['numberOfNotifiedThings', 'numberOfSucceededThings'].filter((k) => criteria[k] !== undefined)
@@ -68,7 +72,9 @@ export function checkRolloutConfig(config: JsonObject | undefined): void {
   const base = num(rate['baseRatePerMinute'])
   if (max !== undefined && base !== undefined && base > max) {
     // [open-question 15]
-    throw invalidRequest('jobExecutionsRolloutConfig.exponentialRate.baseRatePerMinute exceeds maximumPerMinute')
+    throw invalidRequest(
+      'jobExecutionsRolloutConfig.exponentialRate.baseRatePerMinute exceeds maximumPerMinute',
+    )
   }
 }
 
@@ -80,11 +86,15 @@ export function checkAbortConfig(config: JsonObject | undefined): void {
     const c = obj(entry) ?? {}
     const threshold = num(c['thresholdPercentage'])
     if (threshold !== undefined && (threshold < 0 || decimals(threshold) > 2)) {
-      throw invalidRequest(`abortConfig.criteriaList[${i}].thresholdPercentage must be 0..100 with at most two decimal digits`)
+      throw invalidRequest(
+        `abortConfig.criteriaList[${i}].thresholdPercentage must be 0..100 with at most two decimal digits`,
+      )
     }
     if (seen.has(c['failureType'])) {
       // [open-question 16]
-      throw invalidRequest(`abortConfig.criteriaList[${i}].failureType ${String(c['failureType'])} is given twice`)
+      throw invalidRequest(
+        `abortConfig.criteriaList[${i}].failureType ${String(c['failureType'])} is given twice`,
+      )
     }
     seen.add(c['failureType'])
   })
@@ -103,7 +113,9 @@ export function checkRetryConfig(config: JsonObject | undefined): void {
   const types = list.map((e) => obj(e)?.['failureType'])
   if (new Set(types).size !== types.length || (types.includes('ALL') && types.length > 1)) {
     // [open-question 16]
-    throw invalidRequest('jobExecutionsRetryConfig.criteriaList may name each failureType once, and ALL only alone')
+    throw invalidRequest(
+      'jobExecutionsRetryConfig.criteriaList may name each failureType once, and ALL only alone',
+    )
   }
   const total = list.reduce<number>((sum, e) => sum + (num(obj(e)?.['numberOfRetries']) ?? 0), 0)
   if (total > MAX_TOTAL_RETRIES) {
@@ -114,12 +126,14 @@ export function checkRetryConfig(config: JsonObject | undefined): void {
 const MINUTE_MS = 60_000
 const DAY_MS = 24 * 60 * MINUTE_MS
 /** [open-question 18] ISO-8601 `YYYY-MM-DDTHH:MM[:SS[.fff]][zone]`, UTC without a zone. */
-const SCHEDULE_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?$/
+const SCHEDULE_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?$/
 
 export function parseScheduleTime(value: string, field: string): number {
   const m = SCHEDULE_TIME.exec(value)
   const ms = m === null ? Number.NaN : Date.parse(m[7] === undefined ? `${value}Z` : value)
-  if (Number.isNaN(ms)) throw invalidRequest(`${field} must be an ISO-8601 date and time such as 2030-01-31T12:00`)
+  if (Number.isNaN(ms))
+    throw invalidRequest(`${field} must be an ISO-8601 date and time such as 2030-01-31T12:00`)
   return ms
 }
 
@@ -133,15 +147,24 @@ export function checkSchedulingConfig(config: JsonObject | undefined, nowMs: num
     throw invalidRequest('schedulingConfig.maintenanceWindows is not supported by this service')
   }
   const start =
-    typeof config['startTime'] === 'string' ? parseScheduleTime(config['startTime'], 'schedulingConfig.startTime') : undefined
-  const end = typeof config['endTime'] === 'string' ? parseScheduleTime(config['endTime'], 'schedulingConfig.endTime') : undefined
+    typeof config['startTime'] === 'string'
+      ? parseScheduleTime(config['startTime'], 'schedulingConfig.startTime')
+      : undefined
+  const end =
+    typeof config['endTime'] === 'string'
+      ? parseScheduleTime(config['endTime'], 'schedulingConfig.endTime')
+      : undefined
   if (start !== undefined && (start < nowMs + 30 * MINUTE_MS || start > nowMs + 366 * DAY_MS)) {
     throw invalidRequest('schedulingConfig.startTime must be between 30 minutes and one year from now')
   }
   if (end !== undefined && (end < nowMs + 30 * MINUTE_MS || end > nowMs + 2 * 366 * DAY_MS)) {
     throw invalidRequest('schedulingConfig.endTime must be between 30 minutes and two years from now')
   }
-  if (start !== undefined && end !== undefined && (end - start < 30 * MINUTE_MS || end - start > 2 * 366 * DAY_MS)) {
+  if (
+    start !== undefined &&
+    end !== undefined &&
+    (end - start < 30 * MINUTE_MS || end - start > 2 * 366 * DAY_MS)
+  ) {
     throw invalidRequest('schedulingConfig.endTime must be between 30 minutes and two years after startTime')
   }
   if (config['endBehavior'] !== undefined && end === undefined) {
@@ -151,10 +174,14 @@ export function checkSchedulingConfig(config: JsonObject | undefined, nowMs: num
 }
 
 export function checkTags(tags: readonly unknown[] | undefined): void {
-  if (tags !== undefined && tags.length > MAX_TAGS) throw invalidRequest(`tags may hold at most ${MAX_TAGS} tags`)
+  if (tags !== undefined && tags.length > MAX_TAGS)
+    throw invalidRequest(`tags may hold at most ${MAX_TAGS} tags`)
 }
 
-export function checkStatusDetails(details: Record<string, string> | undefined, field = 'statusDetails'): void {
+export function checkStatusDetails(
+  details: Record<string, string> | undefined,
+  field = 'statusDetails',
+): void {
   // [spec: limits#4] at most 10 pairs [open-question 37]
   if (details !== undefined && Object.keys(details).length > 10) {
     throw invalidRequest(`${field} may hold at most 10 entries`)

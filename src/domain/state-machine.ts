@@ -58,7 +58,10 @@ export const EXECUTION_DELETION = {
 /** Job transitions and their causes. [spec: state-machines#1-job-state-machine] */
 export const JOB_TRANSITIONS = {
   SCHEDULED: { controlPlane: ['CANCELED', 'DELETION_IN_PROGRESS'], service: ['IN_PROGRESS', 'CANCELED'] },
-  IN_PROGRESS: { controlPlane: ['CANCELED', 'DELETION_IN_PROGRESS'], service: ['COMPLETED', 'CANCELED', 'SCHEDULED'] },
+  IN_PROGRESS: {
+    controlPlane: ['CANCELED', 'DELETION_IN_PROGRESS'],
+    service: ['COMPLETED', 'CANCELED', 'SCHEDULED'],
+  },
   COMPLETED: { controlPlane: ['DELETION_IN_PROGRESS'], service: [] },
   CANCELED: { controlPlane: ['DELETION_IN_PROGRESS'], service: [] },
   DELETION_IN_PROGRESS: { controlPlane: [], service: [] },
@@ -109,7 +112,11 @@ function moved(
   job: Job,
   to: ExecutionStatus,
   nowMs: number,
-  changes: { statusDetails?: StatusDetails | undefined; stepTimeoutInMinutes?: number | undefined; forceCanceled?: boolean },
+  changes: {
+    statusDetails?: StatusDetails | undefined
+    stepTimeoutInMinutes?: number | undefined
+    forceCanceled?: boolean
+  },
 ): Execution {
   const entersInProgress = to === 'IN_PROGRESS' && prev.status !== 'IN_PROGRESS'
   let inProgressDeadlineMs = prev.inProgressDeadlineMs
@@ -135,11 +142,16 @@ function moved(
     versionNumber: prev.versionNumber + 1,
     forceCanceled: changes.forceCanceled ?? prev.forceCanceled,
   }
-  const withStart = entersInProgress && prev.startedAtMs === undefined ? { ...next, startedAtMs: nowMs } : next
+  const withStart =
+    entersInProgress && prev.startedAtMs === undefined ? { ...next, startedAtMs: nowMs } : next
   return withTimers(withStart, inProgressDeadlineMs, stepDeadlineMs)
 }
 
-function withTimers(e: Execution, inProgressDeadlineMs: number | undefined, stepDeadlineMs: number | undefined): Execution {
+function withTimers(
+  e: Execution,
+  inProgressDeadlineMs: number | undefined,
+  stepDeadlineMs: number | undefined,
+): Execution {
   const { inProgressDeadlineMs: _a, stepDeadlineMs: _b, ...rest } = e
   return {
     ...rest,
@@ -166,17 +178,36 @@ export interface DeviceUpdate {
  * A version mismatch is InvalidStateTransitionException on HTTP [open-question 44]; the MQTT layer
  * maps it to VersionMismatch by the `versionMismatch` flag.
  */
-export function decideDeviceUpdate(e: Execution, job: Job, req: DeviceUpdate, nowMs: number): ExecutionDecision {
+export function decideDeviceUpdate(
+  e: Execution,
+  job: Job,
+  req: DeviceUpdate,
+  nowMs: number,
+): ExecutionDecision {
   if (!DEVICE_STATUSES.has(req.status)) {
-    return reject(invalidRequest(`status ${req.status} cannot be set by a device; use IN_PROGRESS, SUCCEEDED, FAILED or REJECTED`))
+    return reject(
+      invalidRequest(
+        `status ${req.status} cannot be set by a device; use IN_PROGRESS, SUCCEEDED, FAILED or REJECTED`,
+      ),
+    )
   }
   if (req.expectedVersion !== undefined && req.expectedVersion !== e.versionNumber) {
     return reject(versionMismatch(e))
   }
   if (!mayMove(e.status, req.status, 'device')) {
-    return reject(invalidTransition(`Execution ${e.executionNumber} of job ${e.jobId} on thing ${e.thingName} is ${e.status} and cannot change to ${req.status}`))
+    return reject(
+      invalidTransition(
+        `Execution ${e.executionNumber} of job ${e.jobId} on thing ${e.thingName} is ${e.status} and cannot change to ${req.status}`,
+      ),
+    )
   }
-  return written(e, moved(e, job, req.status, nowMs, { statusDetails: req.statusDetails, stepTimeoutInMinutes: req.stepTimeoutInMinutes }))
+  return written(
+    e,
+    moved(e, job, req.status, nowMs, {
+      statusDetails: req.statusDetails,
+      stepTimeoutInMinutes: req.stepTimeoutInMinutes,
+    }),
+  )
 }
 
 export class VersionMismatchError extends ServiceError {
@@ -230,7 +261,11 @@ export function decideCancelExecution(
   const actor: Actor = req.force ? 'controlPlaneForce' : 'controlPlane'
   if (!mayMove(e.status, 'CANCELED', actor)) {
     const hint = e.status === 'IN_PROGRESS' ? '; set force=true to cancel it' : ''
-    return reject(invalidTransition(`Execution ${e.executionNumber} of job ${e.jobId} on thing ${e.thingName} is ${e.status}${hint}`))
+    return reject(
+      invalidTransition(
+        `Execution ${e.executionNumber} of job ${e.jobId} on thing ${e.thingName} is ${e.status}${hint}`,
+      ),
+    )
   }
   return written(
     e,
@@ -245,8 +280,14 @@ export function decideCancelExecution(
  * DeleteJobExecution, steps 6 and 8 of the algorithm. [spec: delete-job-execution#2, #3]
  * [open-question 61: a job being deleted answers 409]
  */
-export function decideDeleteExecution(e: Execution, job: Job, req: { force: boolean }, nowMs: number): ExecutionDecision {
-  if (job.status === 'DELETION_IN_PROGRESS') return reject(invalidTransition(`Job ${job.jobId} is being deleted`))
+export function decideDeleteExecution(
+  e: Execution,
+  job: Job,
+  req: { force: boolean },
+  nowMs: number,
+): ExecutionDecision {
+  if (job.status === 'DELETION_IN_PROGRESS')
+    return reject(invalidTransition(`Job ${job.jobId} is being deleted`))
   const rule = EXECUTION_DELETION[e.status]
   if (!(req.force ? rule.withForce : rule.withoutForce)) {
     // [spec: delete-job-execution#5] messages of the two 409 rows
@@ -261,7 +302,15 @@ export function decideDeleteExecution(e: Execution, job: Job, req: { force: bool
   return {
     kind: 'delete',
     atMs: nowMs,
-    events: [{ jobId: e.jobId, thingName: e.thingName, executionNumber: e.executionNumber, from: e.status, to: 'DELETED' }],
+    events: [
+      {
+        jobId: e.jobId,
+        thingName: e.thingName,
+        executionNumber: e.executionNumber,
+        from: e.status,
+        to: 'DELETED',
+      },
+    ],
   }
 }
 
@@ -277,7 +326,11 @@ export function decideJobCompletion(job: Job, nowMs: number): Job | undefined {
 }
 
 /** Applies one status change (or removal) to a job's counters. [spec: state-machines#9] */
-export function countChange(job: Job, from: ExecutionStatus | undefined, to: ExecutionStatus | 'DELETED'): Job {
+export function countChange(
+  job: Job,
+  from: ExecutionStatus | undefined,
+  to: ExecutionStatus | 'DELETED',
+): Job {
   const counts = { ...job.counts }
   if (from !== undefined) counts[from] -= 1
   if (to !== 'DELETED') counts[to] += 1
@@ -288,4 +341,3 @@ export function countChange(job: Job, from: ExecutionStatus | undefined, to: Exe
 export function isPendingForDevice(e: Execution, job: Job): boolean {
   return isPending(e.status) && job.status !== 'SCHEDULED' && job.status !== 'DELETION_IN_PROGRESS'
 }
-

@@ -12,7 +12,13 @@ export const EXECUTION_STATUSES = [
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number]
 
 /** Job statuses. [spec: state-machines#1-job-state-machine] */
-export const JOB_STATUSES = ['IN_PROGRESS', 'CANCELED', 'COMPLETED', 'DELETION_IN_PROGRESS', 'SCHEDULED'] as const
+export const JOB_STATUSES = [
+  'IN_PROGRESS',
+  'CANCELED',
+  'COMPLETED',
+  'DELETION_IN_PROGRESS',
+  'SCHEDULED',
+] as const
 export type JobStatus = (typeof JOB_STATUSES)[number]
 
 export type TargetSelection = 'SNAPSHOT' | 'CONTINUOUS'

@@ -12,7 +12,12 @@ const UNMODELED_STATUS: Partial<Record<ErrorCode, number>> = {
 }
 
 export function errorStatus(modelStatus: ReadonlyMap<string, number>, plane: Plane, code: ErrorCode): number {
-  return modelStatus.get(`${plane}:${code}`) ?? UNMODELED_STATUS[code] ?? modelStatus.get(`controlPlane:${code}`) ?? 400
+  return (
+    modelStatus.get(`${plane}:${code}`) ??
+    UNMODELED_STATUS[code] ??
+    modelStatus.get(`controlPlane:${code}`) ??
+    400
+  )
 }
 
 /** The seed envelope's UPPER_SNAKE codes. [issue: seed envelope] documented in docs/envelope.md */

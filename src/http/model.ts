@@ -17,7 +17,18 @@ interface ShapeRef {
 }
 
 interface Shape {
-  type: 'structure' | 'string' | 'integer' | 'long' | 'boolean' | 'double' | 'float' | 'timestamp' | 'list' | 'map' | 'blob'
+  type:
+    | 'structure'
+    | 'string'
+    | 'integer'
+    | 'long'
+    | 'boolean'
+    | 'double'
+    | 'float'
+    | 'timestamp'
+    | 'list'
+    | 'map'
+    | 'blob'
   members?: Record<string, ShapeRef>
   required?: string[]
   member?: ShapeRef
@@ -34,7 +45,12 @@ interface Shape {
 interface ServiceModel {
   operations: Record<
     string,
-    { http: { method: string; requestUri: string }; input?: { shape: string }; output?: { shape: string }; errors?: { shape: string }[] }
+    {
+      http: { method: string; requestUri: string }
+      input?: { shape: string }
+      output?: { shape: string }
+      errors?: { shape: string }[]
+    }
   >
   shapes: Record<string, Shape>
 }
@@ -70,8 +86,24 @@ const NEWER_MEMBERS: Record<string, Record<string, { member: ShapeRef; shape?: S
   CreateJobRequest: {
     destinationPackageVersions: { member: { shape: 'DestinationPackageVersions' } },
   },
-  DescribeJobRequest: { beforeSubstitution: { member: { shape: 'BeforeSubstitutionFlag', location: 'querystring', locationName: 'beforeSubstitution' } } },
-  GetJobDocumentRequest: { beforeSubstitution: { member: { shape: 'BeforeSubstitutionFlag', location: 'querystring', locationName: 'beforeSubstitution' } } },
+  DescribeJobRequest: {
+    beforeSubstitution: {
+      member: {
+        shape: 'BeforeSubstitutionFlag',
+        location: 'querystring',
+        locationName: 'beforeSubstitution',
+      },
+    },
+  },
+  GetJobDocumentRequest: {
+    beforeSubstitution: {
+      member: {
+        shape: 'BeforeSubstitutionFlag',
+        location: 'querystring',
+        locationName: 'beforeSubstitution',
+      },
+    },
+  },
   SchedulingConfig: { maintenanceWindows: { member: { shape: 'MaintenanceWindows' } } },
 }
 const NEWER_SHAPES: Record<string, Shape> = {
@@ -89,7 +121,11 @@ const NEWER_SHAPES: Record<string, Shape> = {
   // [spec: jobs-device-api#1.1] namespaceId on the data plane, honoured when present [open-question 36].
   NamespaceId: { type: 'string', min: 1, max: 64, pattern: '[a-zA-Z0-9_-]+' },
 }
-const DATA_PLANE_NAMESPACE = { namespaceId: { member: { shape: 'NamespaceId', location: 'querystring', locationName: 'namespaceId' } as ShapeRef } }
+const DATA_PLANE_NAMESPACE = {
+  namespaceId: {
+    member: { shape: 'NamespaceId', location: 'querystring', locationName: 'namespaceId' } as ShapeRef,
+  },
+}
 
 /** Extra bounds the models leave out. [spec: limits#2, #3] */
 const SHAPE_BOUNDS: Record<string, Partial<Shape>> = {
@@ -122,7 +158,10 @@ function readModel(file: string): ServiceModel {
 }
 
 /** Builds the validators of the given operations from the models. */
-export function loadModels(inScope: { controlPlane: readonly string[]; dataPlane: readonly string[] }): LoadedModels {
+export function loadModels(inScope: {
+  controlPlane: readonly string[]
+  dataPlane: readonly string[]
+}): LoadedModels {
   const ajv = new Ajv({ allErrors: false, strict: false, unicodeRegExp: true, coerceTypes: false })
   const patternSource = new Map<string, string>()
   const errorStatus = new Map<string, number>()
@@ -138,12 +177,18 @@ export function loadModels(inScope: { controlPlane: readonly string[]; dataPlane
       if (shape !== undefined) shapes[name] = { ...shape, ...bounds }
     }
     for (const [shapeName, shape] of Object.entries(shapes)) {
-      if (shape.exception === true && shape.error !== undefined && !errorStatus.has(`${plane}:${shapeName}`)) {
+      if (
+        shape.exception === true &&
+        shape.error !== undefined &&
+        !errorStatus.has(`${plane}:${shapeName}`)
+      ) {
         errorStatus.set(`${plane}:${shapeName}`, shape.error.httpStatusCode)
       }
     }
     const structureMembers = (shapeName: string, shape: Shape): Record<string, ShapeRef> => {
-      const extra = Object.fromEntries(Object.entries(NEWER_MEMBERS[shapeName] ?? {}).map(([k, v]) => [k, v.member]))
+      const extra = Object.fromEntries(
+        Object.entries(NEWER_MEMBERS[shapeName] ?? {}).map(([k, v]) => [k, v.member]),
+      )
       return { ...(shape.members ?? {}), ...extra }
     }
     const schemaOf = (shapeName: string, depth: number): object => {
@@ -155,7 +200,9 @@ export function loadModels(inScope: { controlPlane: readonly string[]; dataPlane
           const members = structureMembers(shapeName, shape)
           return {
             type: 'object',
-            properties: Object.fromEntries(Object.entries(members).map(([k, ref]) => [k, schemaOf(ref.shape, depth + 1)])),
+            properties: Object.fromEntries(
+              Object.entries(members).map(([k, ref]) => [k, schemaOf(ref.shape, depth + 1)]),
+            ),
             required: shape.required ?? [],
           }
         }
@@ -184,7 +231,10 @@ export function loadModels(inScope: { controlPlane: readonly string[]; dataPlane
         case 'blob':
           return { type: 'string' }
         case 'list': {
-          const s: Record<string, unknown> = { type: 'array', items: schemaOf(shape.member?.shape ?? '', depth + 1) }
+          const s: Record<string, unknown> = {
+            type: 'array',
+            items: schemaOf(shape.member?.shape ?? '', depth + 1),
+          }
           if (shape.min !== undefined) s['minItems'] = shape.min
           if (shape.max !== undefined) s['maxItems'] = shape.max
           return s
@@ -209,7 +259,10 @@ export function loadModels(inScope: { controlPlane: readonly string[]; dataPlane
       const refs: Record<string, ShapeRef> =
         inputShape === undefined || inputName === undefined
           ? {}
-          : { ...structureMembers(inputName, inputShape), ...(plane === 'dataPlane' ? { namespaceId: DATA_PLANE_NAMESPACE.namespaceId.member } : {}) }
+          : {
+              ...structureMembers(inputName, inputShape),
+              ...(plane === 'dataPlane' ? { namespaceId: DATA_PLANE_NAMESPACE.namespaceId.member } : {}),
+            }
       const members: MemberSpec[] = Object.entries(refs).map(([memberName, ref]) => ({
         name: memberName,
         location: ref.location === 'uri' ? 'uri' : ref.location === 'querystring' ? 'querystring' : 'body',
@@ -252,12 +305,18 @@ function bounded(s: Record<string, unknown>, shape: Shape): object {
 }
 
 /** A message naming the field, from the first validation error. */
-export function describeValidationError(error: ErrorObject, patternSource: ReadonlyMap<string, string>): string {
+export function describeValidationError(
+  error: ErrorObject,
+  patternSource: ReadonlyMap<string, string>,
+): string {
   const path = error.instancePath
     .split('/')
     .slice(1)
     .map((part) => part.replaceAll('~1', '/').replaceAll('~0', '~'))
-    .reduce((acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc === '' ? part : `${acc}.${part}`), '')
+    .reduce(
+      (acc, part) => (/^\d+$/.test(part) ? `${acc}[${part}]` : acc === '' ? part : `${acc}.${part}`),
+      '',
+    )
   const p = error.params as Record<string, unknown>
   const at = (name: string) => (path === '' ? name : `${path}.${name}`)
   switch (error.keyword) {

@@ -26,12 +26,13 @@ const as = <T>(input: Input): T => input as any as T
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 const executionId = (input: Input): string =>
-  `${String(input['jobId'])}/${String(input['thingName'])}/${String(input['executionNumber'] ?? 'latest')}`
+  `${String(input['jobId'])}/${String(input['thingName'])}/${typeof input['executionNumber'] === 'number' ? input['executionNumber'] : 'latest'}`
 
 export const CONTROL_PLANE: Record<string, OperationHandler> = {
   CreateThing: { run: (ctx, input) => things.createThing(ctx, as(input)) },
   DescribeThing: {
-    run: async (ctx, input) => present.thingDescription(ctx.scope, await things.describeThing(ctx, as(input))),
+    run: async (ctx, input) =>
+      present.thingDescription(ctx.scope, await things.describeThing(ctx, as(input))),
   },
   ListThings: {
     run: async (ctx, input) => {
@@ -51,7 +52,10 @@ export const CONTROL_PLANE: Record<string, OperationHandler> = {
   DescribeJob: {
     run: async (ctx, input) => {
       const job = await jobs.describeJob(ctx, as(input))
-      return { ...(job.documentSource === undefined ? {} : { documentSource: job.documentSource }), job: present.jobShape(ctx.scope, job) }
+      return {
+        ...(job.documentSource === undefined ? {} : { documentSource: job.documentSource }),
+        job: present.jobShape(ctx.scope, job),
+      }
     },
   },
   ListJobs: {
@@ -91,7 +95,10 @@ export const CONTROL_PLANE: Record<string, OperationHandler> = {
     run: async (ctx, input) => {
       const r = await executions.listJobExecutionsForThing(ctx, as(input))
       return {
-        executionSummaries: r.executions.map((e) => ({ jobId: e.jobId, jobExecutionSummary: present.cpExecutionSummary(e) })),
+        executionSummaries: r.executions.map((e) => ({
+          jobId: e.jobId,
+          jobExecutionSummary: present.cpExecutionSummary(e),
+        })),
         ...opt(r.nextToken),
       }
     },
@@ -111,7 +118,9 @@ export const DATA_PLANE: Record<string, OperationHandler> = {
   StartNextPendingJobExecution: {
     run: async (ctx, input) => {
       const r = await device.startNextPendingJobExecution(ctx, as(input))
-      return r === undefined ? {} : { execution: present.dpExecution(r.execution, ctx.clock.nowMs(), r.job.document) }
+      return r === undefined
+        ? {}
+        : { execution: present.dpExecution(r.execution, ctx.clock.nowMs(), r.job.document) }
     },
   },
   DescribeJobExecution: {
@@ -120,14 +129,22 @@ export const DATA_PLANE: Record<string, OperationHandler> = {
       if (r === undefined) return {}
       // [spec: jobs-device-api#1.4] includeJobDocument defaults to true.
       const withDocument = input['includeJobDocument'] !== false
-      return { execution: present.dpExecution(r.execution, ctx.clock.nowMs(), withDocument ? r.job.document : undefined) }
+      return {
+        execution: present.dpExecution(
+          r.execution,
+          ctx.clock.nowMs(),
+          withDocument ? r.job.document : undefined,
+        ),
+      }
     },
   },
   UpdateJobExecution: {
     run: async (ctx, input) => {
       const r = await device.updateJobExecution(ctx, as(input))
       return {
-        ...(input['includeJobExecutionState'] === true ? { executionState: present.executionState(r.execution) } : {}),
+        ...(input['includeJobExecutionState'] === true
+          ? { executionState: present.executionState(r.execution) }
+          : {}),
         ...(input['includeJobDocument'] === true ? { jobDocument: r.job.document } : {}),
       }
     },

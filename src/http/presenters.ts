@@ -27,10 +27,16 @@ export function thingDescription(scope: ArnScope, t: Thing): object {
 }
 
 export function thingAttribute(scope: ArnScope, t: Thing): object {
-  return { thingName: t.thingName, thingArn: thingArn(scope, t.thingName), attributes: t.attributes, version: t.version }
+  return {
+    thingName: t.thingName,
+    thingArn: thingArn(scope, t.thingName),
+    attributes: t.attributes,
+    version: t.version,
+  }
 }
 
-const wasCanceled = (job: Job): boolean => job.status === 'CANCELED' || job.reasonCode !== undefined || job.forceCanceled
+const wasCanceled = (job: Job): boolean =>
+  job.status === 'CANCELED' || job.reasonCode !== undefined || job.forceCanceled
 
 export function jobShape(scope: ArnScope, job: Job): object {
   return {

@@ -58,8 +58,10 @@ export function createRequestHandlers(ctx: AppContext, options: HttpOptions): Re
   }
   const clock = () => ctx.clock.nowMs()
   const throttles: Partial<Record<Plane, Throttle>> = {}
-  if (options.rateLimit?.controlPlane !== undefined) throttles.controlPlane = new Throttle(options.rateLimit.controlPlane, clock)
-  if (options.rateLimit?.dataPlane !== undefined) throttles.dataPlane = new Throttle(options.rateLimit.dataPlane, clock)
+  if (options.rateLimit?.controlPlane !== undefined)
+    throttles.controlPlane = new Throttle(options.rateLimit.controlPlane, clock)
+  if (options.rateLimit?.dataPlane !== undefined)
+    throttles.dataPlane = new Throttle(options.rateLimit.dataPlane, clock)
 
   const handle = (req: IncomingMessage, res: ServerResponse, plane: Plane, path: string): void => {
     const requestId = randomUUID()
@@ -71,7 +73,11 @@ export function createRequestHandlers(ctx: AppContext, options: HttpOptions): Re
   return {
     main: (req, res) => {
       const url = req.url ?? '/'
-      if (url === DATA_PLANE_PREFIX || url.startsWith(`${DATA_PLANE_PREFIX}/`) || url.startsWith(`${DATA_PLANE_PREFIX}?`)) {
+      if (
+        url === DATA_PLANE_PREFIX ||
+        url.startsWith(`${DATA_PLANE_PREFIX}/`) ||
+        url.startsWith(`${DATA_PLANE_PREFIX}?`)
+      ) {
         handle(req, res, 'dataPlane', url.slice(DATA_PLANE_PREFIX.length) || '/')
       } else if ((req.headers.authorization ?? '').includes('/iot-jobs-data/aws4_request')) {
         handle(req, res, 'dataPlane', url)
@@ -110,7 +116,10 @@ async function serve(
   if (found === null) {
     await drain(req)
     if (!isValidPercentEncoding(path)) throw invalidRequest('the request path is not valid percent-encoding')
-    throw new ServiceError('UnknownOperationException', `No ${planeName(state.plane)} operation matches ${req.method ?? ''} ${path.split('?')[0] ?? ''}`)
+    throw new ServiceError(
+      'UnknownOperationException',
+      `No ${planeName(state.plane)} operation matches ${req.method ?? ''} ${path.split('?')[0] ?? ''}`,
+    )
   }
   const route = found.store as Route
   state.route = route
@@ -124,10 +133,12 @@ async function serve(
   }
   const body = await readBody(req)
   const query = new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '')
-  const input = bind(route.spec, found.params as Record<string, string | undefined>, query, body)
+  const input = bind(route.spec, found.params, query, body)
   if (!route.spec.validate(input)) {
     const [first] = route.spec.validate.errors ?? []
-    throw invalidRequest(first === undefined ? 'request is invalid' : describeValidationError(first, models.patternSource))
+    throw invalidRequest(
+      first === undefined ? 'request is invalid' : describeValidationError(first, models.patternSource),
+    )
   }
   const output = await route.handler.run(ctx, input)
   respond(options, res, state, 200, envelopeSuccess(options, route, input, output, ctx.clock.nowMs()))
@@ -148,7 +159,12 @@ function isValidPercentEncoding(path: string): boolean {
 }
 
 /** Request → input object keyed by model member names. [spec: wire-protocol#2] */
-function bind(spec: OperationSpec, params: Record<string, string | undefined>, query: URLSearchParams, body: Buffer): Input {
+function bind(
+  spec: OperationSpec,
+  params: Record<string, string | undefined>,
+  query: URLSearchParams,
+  body: Buffer,
+): Input {
   const input: Input = {}
   let json: Record<string, unknown> | undefined
   for (const m of spec.members) {
@@ -205,7 +221,11 @@ function parseBody(body: Buffer): Record<string, unknown> {
 function stripNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(stripNulls)
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, stripNulls(v)]))
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== null)
+        .map(([k, v]) => [k, stripNulls(v)]),
+    )
   }
   return value
 }
@@ -243,7 +263,13 @@ function drain(req: IncomingMessage): Promise<void> {
   })
 }
 
-function envelopeSuccess(options: HttpOptions, route: Route, input: Input, output: object, nowMs: number): object {
+function envelopeSuccess(
+  options: HttpOptions,
+  route: Route,
+  input: Input,
+  output: object,
+  nowMs: number,
+): object {
   if (options.responseStyle !== 'envelope') return output
   const data =
     route.spec.emptyOutput && route.handler.resourceId !== undefined
@@ -252,7 +278,14 @@ function envelopeSuccess(options: HttpOptions, route: Route, input: Input, outpu
   return { success: true, data }
 }
 
-function respond(options: HttpOptions, res: ServerResponse, state: RequestState, status: number, body: object, errorType?: string): void {
+function respond(
+  options: HttpOptions,
+  res: ServerResponse,
+  state: RequestState,
+  status: number,
+  body: object,
+  errorType?: string,
+): void {
   if (res.headersSent) return
   const text = JSON.stringify(body)
   const headers: Record<string, string | number> = {
@@ -266,13 +299,22 @@ function respond(options: HttpOptions, res: ServerResponse, state: RequestState,
   void options
 }
 
-function respondError(models: LoadedModels, options: HttpOptions, res: ServerResponse, state: RequestState, error: unknown): void {
+function respondError(
+  models: LoadedModels,
+  options: HttpOptions,
+  res: ServerResponse,
+  state: RequestState,
+  error: unknown,
+): void {
   let serviceError: ServiceError
   if (error instanceof ServiceError) {
     serviceError = error
   } else {
     // Unexpected: logged once; the operation's modeled server error goes to the client. [spec: wire-protocol#5.5]
-    options.logger.error({ err: error, requestId: state.requestId, operation: state.route?.spec.name }, 'request failed')
+    options.logger.error(
+      { err: error, requestId: state.requestId, operation: state.route?.spec.name },
+      'request failed',
+    )
     serviceError =
       state.route?.spec.errors.has('InternalFailureException') === true
         ? new ServiceError('InternalFailureException', 'Internal failure')

@@ -104,7 +104,10 @@ export interface Store {
    * versionNumber, updates the job counters and applies job completion, all in one transaction.
    * A rejection from `decide` is thrown as the ServiceError it carries; nothing is written.
    */
-  mutateExecution(key: ExecutionKey, decide: (input: ExecutionDecideInput) => ExecutionDecision): Promise<MutateOutcome>
+  mutateExecution(
+    key: ExecutionKey,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome>
   /**
    * Like mutateExecution, on the thing's first pending execution in pending order (IN_PROGRESS
    * first, then QUEUED, each by creation). Resolves undefined when nothing is pending.
@@ -123,7 +126,11 @@ export interface Store {
   ): Promise<Page<Execution>>
   listExecutionsForThing(
     thingName: string,
-    filter: { status?: ExecutionStatus | undefined; jobId?: string | undefined; namespaceId?: string | undefined },
+    filter: {
+      status?: ExecutionStatus | undefined
+      jobId?: string | undefined
+      namespaceId?: string | undefined
+    },
     page: PageRequest,
   ): Promise<Page<Execution>>
   /** Whether any execution record names this thing (ListJobExecutionsForThing of a deleted thing). */

@@ -37,7 +37,12 @@ export async function startHarness(overrides: Partial<ServerConfig> = {}): Promi
     ...overrides,
   })
   const iot = new IoTClient({ region: REGION, endpoint: server.url, credentials, maxAttempts: 1 })
-  const data = new IoTJobsDataPlaneClient({ region: REGION, endpoint: server.dataPlaneUrl, credentials, maxAttempts: 1 })
+  const data = new IoTJobsDataPlaneClient({
+    region: REGION,
+    endpoint: server.dataPlaneUrl,
+    credentials,
+    maxAttempts: 1,
+  })
   return {
     server,
     iot,
@@ -76,5 +81,29 @@ export async function raw(
     ...(body === undefined ? {} : { body }),
   })
   const text = await res.text()
-  return { status: res.status, headers: res.headers, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) }
+  return {
+    status: res.status,
+    headers: res.headers,
+    json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+  }
+}
+
+/** Creates the things (no attributes) and a job targeting them; returns the names used. */
+export async function seedJob(
+  h: Harness,
+  options: { things?: number; jobId?: string; document?: string; extra?: Record<string, unknown> } = {},
+): Promise<{ jobId: string; thingNames: string[] }> {
+  const { CreateThingCommand, CreateJobCommand } = await import('@aws-sdk/client-iot')
+  const jobId = options.jobId ?? unique('job')
+  const thingNames = Array.from({ length: options.things ?? 1 }, () => unique('thing'))
+  for (const thingName of thingNames) await h.iot.send(new CreateThingCommand({ thingName }))
+  await h.iot.send(
+    new CreateJobCommand({
+      jobId,
+      targets: thingNames.map(thingArnOf),
+      document: options.document ?? '{"operation":"test"}',
+      ...options.extra,
+    }),
+  )
+  return { jobId, thingNames }
 }

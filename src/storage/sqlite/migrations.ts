@@ -2,7 +2,11 @@
  * Numbered schema migrations, applied in order at start-up inside one transaction each; the
  * database's `user_version` records the last one applied.
  */
-export const MIGRATIONS: readonly { readonly version: number; readonly name: string; readonly sql: string }[] = [
+export const MIGRATIONS: readonly {
+  readonly version: number
+  readonly name: string
+  readonly sql: string
+}[] = [
   {
     version: 1,
     name: 'things, jobs, executions',

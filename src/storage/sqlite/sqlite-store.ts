@@ -7,7 +7,6 @@ import Database from 'better-sqlite3'
 import type { Statement } from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { Worker } from 'node:worker_threads'
 import type { ExecutionDecision } from '../../domain/state-machine.js'
 import { countChange, decideJobCompletion } from '../../domain/state-machine.js'
 import type { Execution, Job } from '../../domain/records.js'
@@ -26,6 +25,7 @@ import type {
   ThingDecision,
   ThingFilter,
 } from '../../ports/store.js'
+import { Checkpointer } from './checkpointer.js'
 import { GroupCommitter } from './group-commit.js'
 import { MIGRATIONS } from './migrations.js'
 import type { ExecutionRow, JobRow, ThingRow } from './rows.js'
@@ -44,7 +44,8 @@ const DEVICE_VISIBLE_JOB = `j.status NOT IN ('SCHEDULED', 'DELETION_IN_PROGRESS'
 export class SqliteStore implements Store {
   private readonly db: Database.Database
   private readonly commits: GroupCommitter
-  private readonly checkpointer: Worker | undefined
+  /** Background WAL checkpoints; exposed so tests can see that it runs. */
+  readonly checkpointer: Checkpointer | undefined
   private readonly s: ReturnType<typeof prepare>
   private readonly countStatements = new Map<string, Statement>()
 
@@ -60,15 +61,9 @@ export class SqliteStore implements Store {
     const intervalMs = options.checkpointIntervalMs ?? 1000
     if (intervalMs > 0) {
       this.db.pragma('wal_autocheckpoint = 0')
-      const url = workerUrl()
-      this.checkpointer = new Worker(url, {
-        workerData: { file: options.file, intervalMs },
-        // From source the worker needs the same TypeScript loader as this thread.
-        ...(url.pathname.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
+      this.checkpointer = new Checkpointer(options.file, intervalMs, () => {
+        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000')
       })
-      // A failed checkpointer costs only WAL growth; SQLite checkpoints inline again.
-      this.checkpointer.on('error', () => this.db.pragma('wal_autocheckpoint = 1000'))
-      this.checkpointer.unref()
     }
     this.commits = new GroupCommitter(this.db)
     this.s = prepare(this.db)
@@ -85,7 +80,10 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.s.thingExists.get(thingName) !== undefined)
   }
 
-  mutateThing<R>(thingName: string, decide: (current: ReturnType<typeof thingFromRow> | undefined) => ThingDecision<R>): Promise<R> {
+  mutateThing<R>(
+    thingName: string,
+    decide: (current: ReturnType<typeof thingFromRow> | undefined) => ThingDecision<R>,
+  ): Promise<R> {
     return this.commits.run(() => {
       const row = this.s.thing.get(thingName) as ThingRow | undefined
       const decision = decide(row === undefined ? undefined : thingFromRow(row))
@@ -96,7 +94,13 @@ export class SqliteStore implements Store {
           return decision.result
         case 'write': {
           const t = decision.next
-          this.s.upsertThing.run(t.thingName, t.thingId, JSON.stringify(t.attributes), t.version, t.createdAtMs)
+          this.s.upsertThing.run(
+            t.thingName,
+            t.thingId,
+            JSON.stringify(t.attributes),
+            t.version,
+            t.createdAtMs,
+          )
           return decision.result
         }
         case 'delete':
@@ -109,7 +113,11 @@ export class SqliteStore implements Store {
 
   /** [spec: things#deletething] QUEUED and IN_PROGRESS executions become REMOVED [open-question 12]. */
   private removeExecutionsOfThing(thingName: string, nowMs: number): void {
-    const groups = this.s.pendingOfThingByJob.all(thingName) as { job_id: string; status: ExecutionStatus; n: number }[]
+    const groups = this.s.pendingOfThingByJob.all(thingName) as {
+      job_id: string
+      status: ExecutionStatus
+      n: number
+    }[]
     if (groups.length === 0) return
     this.s.removePendingOfThing.run(nowMs, thingName)
     for (const g of groups) {
@@ -233,7 +241,10 @@ export class SqliteStore implements Store {
     ) as ExecutionRow | undefined
   }
 
-  mutateExecution(key: ExecutionKey, decide: (input: ExecutionDecideInput) => ExecutionDecision): Promise<MutateOutcome> {
+  mutateExecution(
+    key: ExecutionKey,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome> {
     return this.commits.run((): MutateOutcome => {
       const job = this.readJob(key.jobId)
       if (job === undefined) return { kind: 'noJob' }
@@ -257,7 +268,11 @@ export class SqliteStore implements Store {
   }
 
   /** Runs one decision inside the current transaction. */
-  private apply(row: ExecutionRow, job: Job, decide: (input: ExecutionDecideInput) => ExecutionDecision): MutateOutcome {
+  private apply(
+    row: ExecutionRow,
+    job: Job,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): MutateOutcome {
     const execution = executionFromRow(row)
     const decision = decide({ execution, job })
     switch (decision.kind) {
@@ -284,7 +299,11 @@ export class SqliteStore implements Store {
         if (n.status !== execution.status) {
           this.adjustCount(job.jobId, execution.status, -1)
           this.adjustCount(job.jobId, n.status, 1)
-          nextJob = this.completeIfDone(job.jobId, n.lastUpdatedAtMs, countChange(job, execution.status, n.status))
+          nextJob = this.completeIfDone(
+            job.jobId,
+            n.lastUpdatedAtMs,
+            countChange(job, execution.status, n.status),
+          )
         }
         return { kind: 'written', execution: n, job: nextJob }
       }
@@ -292,7 +311,11 @@ export class SqliteStore implements Store {
         const changed = this.s.deleteExecution.run(row.seq, row.version_number).changes
         if (changed !== 1) throw new Error('execution changed under its own transaction')
         this.adjustCount(job.jobId, execution.status, -1)
-        const nextJob = this.completeIfDone(job.jobId, decision.atMs, countChange(job, execution.status, 'DELETED'))
+        const nextJob = this.completeIfDone(
+          job.jobId,
+          decision.atMs,
+          countChange(job, execution.status, 'DELETED'),
+        )
         return { kind: 'deleted', execution, job: nextJob }
       }
     }
@@ -315,7 +338,12 @@ export class SqliteStore implements Store {
     if (job === undefined) throw new Error(`job ${jobId} vanished inside its own transaction`)
     const completed = decideJobCompletion(job, nowMs)
     if (completed === undefined) return job
-    this.s.completeJob.run(completed.status, completed.completedAtMs ?? null, completed.lastUpdatedAtMs, jobId)
+    this.s.completeJob.run(
+      completed.status,
+      completed.completedAtMs ?? null,
+      completed.lastUpdatedAtMs,
+      jobId,
+    )
     return completed
   }
 
@@ -351,7 +379,11 @@ export class SqliteStore implements Store {
 
   listExecutionsForThing(
     thingName: string,
-    filter: { status?: ExecutionStatus | undefined; jobId?: string | undefined; namespaceId?: string | undefined },
+    filter: {
+      status?: ExecutionStatus | undefined
+      jobId?: string | undefined
+      namespaceId?: string | undefined
+    },
     page: PageRequest,
   ): Promise<Page<Execution>> {
     const where = ['thing_name = ?', 'seq > ?']
@@ -389,14 +421,7 @@ export class SqliteStore implements Store {
   async close(): Promise<void> {
     this.commits.flush()
     if (this.checkpointer !== undefined) {
-      const stopped = new Promise<void>((resolve) => {
-        this.checkpointer?.on('message', (m) => m === 'stopped' && resolve())
-        this.checkpointer?.on('exit', () => resolve())
-      })
-      this.checkpointer.ref()
-      this.checkpointer.postMessage('stop')
-      await stopped
-      await this.checkpointer.terminate()
+      await this.checkpointer.stop()
     }
     this.db.close()
   }
@@ -439,8 +464,12 @@ function prepare(db: Database.Database) {
          'QUEUED', @namespaceId, @nowMs, @nowMs, 1
        FROM json_each(@names) t ORDER BY t.value`,
     ),
-    completeJob: db.prepare('UPDATE jobs SET status = ?, completed_at = ?, last_updated_at = ? WHERE job_id = ?'),
-    execution: db.prepare('SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? AND execution_number = ?'),
+    completeJob: db.prepare(
+      'UPDATE jobs SET status = ?, completed_at = ?, last_updated_at = ? WHERE job_id = ?',
+    ),
+    execution: db.prepare(
+      'SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? AND execution_number = ?',
+    ),
     latestExecution: db.prepare(
       'SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? ORDER BY execution_number DESC LIMIT 1',
     ),
@@ -455,7 +484,9 @@ function prepare(db: Database.Database) {
        WHERE e.thing_name = ? AND e.namespace_id = ? AND e.status IN ('QUEUED', 'IN_PROGRESS') AND ${DEVICE_VISIBLE_JOB}
        ORDER BY ${PENDING_ORDER} LIMIT ?`,
     ),
-    executionsOfJob: db.prepare('SELECT * FROM job_executions WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+    executionsOfJob: db.prepare(
+      'SELECT * FROM job_executions WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+    ),
     executionsOfJobByStatus: db.prepare(
       'SELECT * FROM job_executions WHERE job_id = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?',
     ),
@@ -475,12 +506,6 @@ function migrate(db: Database.Database): void {
   }
 }
 
-function workerUrl(): URL {
-  // Running from source (tsx) the worker is a .ts file; from dist it is .js.
-  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js'
-  return new URL(`./checkpoint-worker.${ext}`, import.meta.url)
-}
-
 function pageOf<T>(rows: readonly T[], limit: number, cursor: (item: T) => string): Page<T> {
   if (rows.length <= limit) return { items: rows }
   const items = rows.slice(0, limit)
@@ -497,4 +522,3 @@ function executionPage(rows: readonly ExecutionRow[], limit: number): Page<Execu
   })
   return pageOf(items, limit, (e) => String(seqOf.get(e)))
 }
-

@@ -1,0 +1,72 @@
+// @ts-check
+import js from '@eslint/js'
+import globals from 'globals'
+import tseslint from 'typescript-eslint'
+
+/** Imports point inward only. [ARCHITECTURE: layers] */
+const boundary = (folder, forbidden) => ({
+  files: [`src/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: forbidden.map((f) => ({
+          group: [`**/${f}/*`, `**/${f}`],
+          message: `src/${folder} may not import src/${f} (see ARCHITECTURE: layers)`,
+        })),
+      },
+    ],
+  },
+})
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'scratch/', 'models/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', 'scripts/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: 'package',
+              name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+              package: 'node:test',
+            },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
+      'no-empty': ['error', { allowEmptyCatch: false }],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: globals.node },
+  },
+  boundary('domain', ['ports', 'app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
+  boundary('ports', ['app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
+  boundary('app', ['storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
+  boundary('storage', ['app', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
+  boundary('http', ['storage', 'mqtt', 'schedulers', 'cli', 'server']),
+  {
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'src/**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+    },
+  },
+)
