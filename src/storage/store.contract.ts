@@ -1,0 +1,261 @@
+/**
+ * The storage contract: one suite that every Store adapter must pass (SQLite now, PostgreSQL later).
+ * Each adapter's test file calls describeStorageContract with a factory for a fresh, empty store.
+ * A skip names its reason.
+ */
+import fc from 'fast-check'
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { ServiceError } from '../domain/errors.js'
+import type { Job, Thing } from '../domain/records.js'
+import { zeroCounts } from '../domain/records.js'
+import {
+  decideCancelExecution,
+  decideDeleteExecution,
+  decideDeviceUpdate,
+  decideStartNext,
+} from '../domain/state-machine.js'
+import type { ExecutionStatus } from '../domain/statuses.js'
+import type { Store } from '../ports/store.js'
+
+export interface ContractOptions {
+  /** Test names to skip, each with the reason. */
+  readonly skip?: Readonly<Record<string, string>>
+}
+
+const NOW = 1_735_689_600_000
+
+const thing = (thingName: string): Thing => ({
+  thingName,
+  thingId: `id-${thingName}`,
+  attributes: {},
+  version: 1,
+  createdAtMs: NOW,
+})
+
+const newJob = (jobId: string, overrides: Partial<Job> = {}): Job => ({
+  jobId,
+  status: 'IN_PROGRESS',
+  targetSelection: 'SNAPSHOT',
+  targets: [],
+  document: '{}',
+  forceCanceled: false,
+  createdAtMs: NOW,
+  lastUpdatedAtMs: NOW,
+  counts: zeroCounts(),
+  ...overrides,
+})
+
+async function addThings(store: Store, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    await store.mutateThing(name, () => ({ kind: 'write', next: thing(name), result: undefined }))
+  }
+}
+
+export function describeStorageContract(
+  name: string,
+  open: () => Promise<Store>,
+  options: ContractOptions = {},
+): void {
+  const test = (title: string, fn: () => Promise<void>) => {
+    const reason = options.skip?.[title]
+    if (reason === undefined) it(title, fn)
+    else it(title, { skip: reason }, fn)
+  }
+
+  describe(`storage contract: ${name}`, () => {
+    test('createJob fans out one QUEUED execution per distinct thing, numbered 1, counted', async () => {
+      const store = await open()
+      try {
+        await addThings(store, ['b', 'a', 'c'])
+        const outcome = await store.createJob(newJob('j1'), ['c', 'a', 'b', 'a'])
+        assert.equal(outcome.kind, 'created')
+        const job = await store.getJob('j1')
+        assert.equal(job?.counts.QUEUED, 3)
+        const page = await store.listExecutionsForJob('j1', {}, { limit: 10 })
+        assert.deepEqual(
+          page.items.map((e) => [e.thingName, e.executionNumber, e.status, e.versionNumber]),
+          [
+            ['a', 1, 'QUEUED', 1],
+            ['b', 1, 'QUEUED', 1],
+            ['c', 1, 'QUEUED', 1],
+          ],
+        )
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('createJob writes nothing when a thing is missing or the id is taken', async () => {
+      const store = await open()
+      try {
+        await addThings(store, ['a'])
+        const missing = await store.createJob(newJob('j1'), ['a', 'zz'])
+        assert.deepEqual(missing, { kind: 'missingThings', thingNames: ['zz'] })
+        assert.equal(await store.getJob('j1'), undefined)
+        assert.equal((await store.createJob(newJob('j1'), ['a'])).kind, 'created')
+        assert.equal((await store.createJob(newJob('j1'), ['a'])).kind, 'exists')
+        assert.equal((await store.listExecutionsForJob('j1', {}, { limit: 10 })).items.length, 1)
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('a rejected decision writes nothing and surfaces its ServiceError', async () => {
+      const store = await open()
+      try {
+        await addThings(store, ['a'])
+        await store.createJob(newJob('j1'), ['a'])
+        await assert.rejects(
+          store.mutateExecution({ jobId: 'j1', thingName: 'a' }, ({ execution, job }) =>
+            decideDeleteExecution(execution, job, { force: false }, NOW),
+          ),
+          (e: unknown) => e instanceof ServiceError && e.code === 'InvalidStateTransitionException',
+        )
+        const still = await store.getExecution({ jobId: 'j1', thingName: 'a' })
+        assert.equal(still?.execution.status, 'QUEUED')
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('pending order: IN_PROGRESS first, then QUEUED in creation order; namespaces apart', async () => {
+      const store = await open()
+      try {
+        await addThings(store, ['t'])
+        for (const id of ['j3', 'j1', 'j2']) await store.createJob(newJob(id), ['t'])
+        await store.createJob(newJob('jn', { namespaceId: 'ns' }), ['t'])
+        await store.mutateExecution({ jobId: 'j2', thingName: 't' }, ({ execution, job }) =>
+          decideStartNext(execution, job, {}, NOW),
+        )
+        const pending = await store.listPending({ thingName: 't' }, 10)
+        assert.deepEqual(
+          pending.map((p) => p.execution.jobId),
+          ['j2', 'j3', 'j1'],
+        )
+        const namespaced = await store.listPending({ thingName: 't', namespaceId: 'ns' }, 10)
+        assert.deepEqual(
+          namespaced.map((p) => p.execution.jobId),
+          ['jn'],
+        )
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('keyset pages neither skip nor repeat while rows are deleted between pages', async () => {
+      const store = await open()
+      try {
+        const names = Array.from({ length: 30 }, (_, i) => `t${String(i).padStart(2, '0')}`)
+        await addThings(store, names)
+        await store.createJob(newJob('j'), names)
+        const seen: string[] = []
+        let after: string | undefined
+        let round = 0
+        do {
+          const page = await store.listExecutionsForJob('j', {}, { limit: 7, after })
+          seen.push(...page.items.map((e) => e.thingName))
+          after = page.after
+          // delete one row not yet listed, and one already listed
+          const notYet = names.find((n) => !seen.includes(n) && n !== names[names.length - 1])
+          if (notYet !== undefined && round % 2 === 0) {
+            await store.mutateExecution({ jobId: 'j', thingName: notYet }, ({ execution, job }) =>
+              decideDeleteExecution(execution, job, { force: true }, NOW),
+            )
+            names.splice(names.indexOf(notYet), 1)
+          }
+          round += 1
+        } while (after !== undefined)
+        assert.deepEqual(seen, names)
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('deleting a thing marks its pending executions REMOVED and keeps the counters', async () => {
+      const store = await open()
+      try {
+        await addThings(store, ['a', 'b'])
+        await store.createJob(newJob('j'), ['a', 'b'])
+        await store.mutateThing('a', () => ({ kind: 'delete', atMs: NOW, result: undefined }))
+        const job = await store.getJob('j')
+        assert.equal(job?.counts.REMOVED, 1)
+        assert.equal(job?.counts.QUEUED, 1)
+        assert.deepEqual(job?.counts, await store.recountExecutions('j'))
+        assert.equal((await store.getExecution({ jobId: 'j', thingName: 'a' }))?.execution.status, 'REMOVED')
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('counters always equal a recount, and the job completes exactly when nothing is pending', async () => {
+      const op = fc.record({
+        thing: fc.integer({ min: 0, max: 3 }),
+        kind: fc.constantFrom(
+          'start',
+          'succeed',
+          'fail',
+          'reject',
+          'cancel',
+          'forceCancel',
+          'delete',
+          'forceDelete',
+          'deleteThing',
+        ),
+      })
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+          const store = await open()
+          try {
+            const names = ['t0', 't1', 't2', 't3']
+            await addThings(store, names)
+            await store.createJob(newJob('j'), names)
+            for (const o of ops) {
+              const thingName = names[o.thing] ?? 't0'
+              const key = { jobId: 'j', thingName }
+              const device = (status: ExecutionStatus) =>
+                store.mutateExecution(key, ({ execution, job }) =>
+                  decideDeviceUpdate(execution, job, { status }, NOW),
+                )
+              const attempts: Record<typeof o.kind, () => Promise<unknown>> = {
+                start: () => device('IN_PROGRESS'),
+                succeed: () => device('SUCCEEDED'),
+                fail: () => device('FAILED'),
+                reject: () => device('REJECTED'),
+                cancel: () =>
+                  store.mutateExecution(key, ({ execution, job }) =>
+                    decideCancelExecution(execution, job, { force: false }, NOW),
+                  ),
+                forceCancel: () =>
+                  store.mutateExecution(key, ({ execution, job }) =>
+                    decideCancelExecution(execution, job, { force: true }, NOW),
+                  ),
+                delete: () =>
+                  store.mutateExecution(key, ({ execution, job }) =>
+                    decideDeleteExecution(execution, job, { force: false }, NOW),
+                  ),
+                forceDelete: () =>
+                  store.mutateExecution(key, ({ execution, job }) =>
+                    decideDeleteExecution(execution, job, { force: true }, NOW),
+                  ),
+                deleteThing: () =>
+                  store.mutateThing(thingName, () => ({ kind: 'delete', atMs: NOW, result: undefined })),
+              }
+              await attempts[o.kind]().catch((e: unknown) => {
+                if (!(e instanceof ServiceError)) throw e
+              })
+              const job = await store.getJob('j')
+              const recount = await store.recountExecutions('j')
+              assert.deepEqual(job?.counts, recount)
+              const pending = recount.QUEUED + recount.IN_PROGRESS
+              assert.equal(job?.status, pending === 0 ? 'COMPLETED' : 'IN_PROGRESS')
+            }
+          } finally {
+            await store.close()
+          }
+        }),
+        { numRuns: 40 },
+      )
+    })
+  })
+}
