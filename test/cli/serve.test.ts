@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+
+const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
+const dirs: string[] = []
+
+function serve(args: string[], env: Record<string, string> = {}): ChildProcess {
+  const dataDir = mkdtempSync(join(tmpdir(), 'fleetjobs-cli-'))
+  dirs.push(dataDir)
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--data-dir', dataDir, ...args], {
+    env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+}
+
+/** Resolves with the process's stdout lines once `count` lines have arrived. */
+function lines(child: ChildProcess, count: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    child.stdout?.on('data', (chunk: Buffer) => {
+      text += chunk.toString()
+      const got = text.split('\n').filter((l) => l !== '')
+      if (got.length >= count) resolve(got)
+    })
+    child.once('exit', (code) =>
+      reject(new Error(`exited with ${String(code)} before printing ${count} lines: ${text}`)),
+    )
+  })
+}
+
+function exit(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    let stderr = ''
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.once('exit', (code) => resolve({ code, stderr }))
+  })
+}
+
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+})
+
+describe('fleetjobs serve', () => {
+  it('prints one line per endpoint, serves, and exits 0 on SIGTERM after in-flight requests', async () => {
+    const child = serve(['--port', '0', '--data-plane-port', '0'])
+    const done = exit(child)
+    const out = await lines(child, 3)
+    const urls = out.map((l) => /(http:\/\/\S+)/.exec(l)?.[1])
+    assert.ok(
+      urls.every((u) => u !== undefined),
+      out.join('\n'),
+    )
+    const [cp, dp] = urls as string[]
+    const created = await fetch(`${cp}/things/cli-thing`, { method: 'POST', body: '{}' })
+    assert.equal(created.status, 200)
+    const pending = await fetch(`${dp}/things/cli-thing/jobs`)
+    assert.deepEqual(await pending.json(), { inProgressJobs: [], queuedJobs: [] })
+    child.kill('SIGTERM')
+    const { code } = await done
+    assert.equal(code, 0)
+  })
+
+  it('takes its flags from FLEETJOBS_* variables', async () => {
+    const child = serve([], {
+      FLEETJOBS_PORT: '0',
+      FLEETJOBS_DATA_PLANE_PORT: '0',
+      FLEETJOBS_REGION: 'eu-west-1',
+    })
+    const done = exit(child)
+    const out = await lines(child, 3)
+    const cp = /(http:\/\/\S+)/.exec(out[0] ?? '')?.[1]
+    const created = await fetch(`${cp}/things/env-thing`, { method: 'POST', body: '{}' })
+    const body = (await created.json()) as { thingArn: string }
+    assert.equal(body.thingArn, 'arn:aws:iot:eu-west-1:123456789012:thing/env-thing')
+    child.kill('SIGINT')
+    assert.equal((await done).code, 0)
+  })
+
+  it('exits non-zero naming the port and the flag when the port is taken', async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const { port } = blocker.address() as AddressInfo
+    try {
+      const { code, stderr } = await exit(serve(['--port', String(port), '--data-plane-port', '0']))
+      assert.equal(code, 2)
+      assert.match(stderr, new RegExp(`port ${port} is already in use; choose another with --port`))
+      const second = await exit(serve(['--port', '0', '--data-plane-port', String(port)]))
+      assert.equal(second.code, 2)
+      assert.match(
+        second.stderr,
+        new RegExp(`port ${port} is already in use; choose another with --data-plane-port`),
+      )
+    } finally {
+      blocker.close()
+    }
+  })
+})
