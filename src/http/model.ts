@@ -331,21 +331,21 @@ export function describeValidationError(
     case 'pattern':
       return `${path} does not match ${patternSource.get(String(p['pattern'])) ?? String(p['pattern'])}`
     case 'minLength':
-      return `${path} must be at least ${String(p['limit'])} characters long`
+      return `${path} must be at least ${plural(p['limit'], 'character')} long`
     case 'maxLength':
-      return `${path} must be at most ${String(p['limit'])} characters long`
+      return `${path} must be at most ${plural(p['limit'], 'character')} long`
     case 'minimum':
       return `${path} must be at least ${String(p['limit'])}`
     case 'maximum':
       return `${path} must be at most ${String(p['limit'])}`
     case 'minItems':
-      return `${path} must have at least ${String(p['limit'])} items`
+      return `${path} must have at least ${plural(p['limit'], 'item')}`
     case 'maxItems':
-      return `${path} must have at most ${String(p['limit'])} items`
+      return `${path} must have at most ${plural(p['limit'], 'item')}`
     case 'minProperties':
-      return `${path} must have at least ${String(p['limit'])} entries`
+      return `${path} must have at least ${plural(p['limit'], 'entry', 'entries')}`
     case 'maxProperties':
-      return `${path} must have at most ${String(p['limit'])} entries`
+      return `${path} must have at most ${plural(p['limit'], 'entry', 'entries')}`
     case 'enum':
       return `${path} must be one of ${(p['allowedValues'] as unknown[]).join(', ')}`
     case 'type':
@@ -355,4 +355,8 @@ export function describeValidationError(
     default:
       return `${path === '' ? 'request' : path} is invalid (${error.message ?? error.keyword})`
   }
+}
+
+function plural(n: unknown, one: string, many = `${one}s`): string {
+  return `${String(n)} ${n === 1 ? one : many}`
 }
