@@ -1,4 +1,6 @@
 import type { ArnScope } from '../domain/arns.js'
+import type { GroupLimits } from '../domain/thing-groups.js'
+import { DEFAULT_GROUP_LIMITS } from '../domain/thing-groups.js'
 import type { Clock } from '../ports/clock.js'
 import type { Store } from '../ports/store.js'
 
@@ -14,6 +16,8 @@ export interface AppSettings {
   readonly defaultPageSize: number
   /** Raise TerminalStateException when a device describes a terminal execution. [open-question 42] */
   readonly terminalStateOnDescribe: boolean
+  /** Thing-group hierarchy and membership limits. [spec: things#hierarchy-rules] */
+  readonly groups: GroupLimits
 }
 
 export const DEFAULT_SETTINGS: AppSettings = {
@@ -22,6 +26,7 @@ export const DEFAULT_SETTINGS: AppSettings = {
   maxThingAttributes: 3,
   defaultPageSize: 50,
   terminalStateOnDescribe: false,
+  groups: DEFAULT_GROUP_LIMITS,
 }
 
 /** Everything a use case may touch. */

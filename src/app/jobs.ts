@@ -2,7 +2,7 @@
  * Job use cases: CreateJob, DescribeJob, ListJobs, GetJobDocument.
  * [spec: jobs-control-plane#4-operations]
  */
-import { jobArn, parseTargetArn, thingGroupArn } from '../domain/arns.js'
+import { jobArn, parseTargetArn } from '../domain/arns.js'
 import { ServiceError, invalidRequest, notFound } from '../domain/errors.js'
 import {
   MAX_DESTINATION_PACKAGE_VERSIONS,
@@ -75,18 +75,14 @@ export async function createJob(
     throw invalidRequest(`targets may name at most ${ctx.settings.maxTargetsPerJob} things or thing groups`)
   }
   const thingNames: string[] = []
+  const groupNames: string[] = []
   for (const [i, arn] of targets.entries()) {
     const target = parseTargetArn(ctx.scope, arn)
     if (target === undefined) {
       throw invalidRequest(`targets[${i}] is not a thing or thing-group ARN of this service: ${arn}`)
     }
-    if (target.kind === 'thinggroup') {
-      // Thing groups arrive with the control-plane issue; until then none can exist. [open-question 19]
-      throw notFound(
-        `Thing group ${target.thingGroupName} not found (${thingGroupArn(ctx.scope, target.thingGroupName)})`,
-      )
-    }
-    thingNames.push(target.thingName)
+    if (target.kind === 'thinggroup') groupNames.push(target.thingGroupName)
+    else thingNames.push(target.thingName)
   }
   // 3.–6. document source, template, parameters
   if (input.jobTemplateArn !== undefined) {
@@ -134,11 +130,14 @@ export async function createJob(
     lastUpdatedAtMs: nowMs,
     counts: zeroCounts(),
   }
-  const outcome = await ctx.store.createJob(job, thingNames)
+  const outcome = await ctx.store.createJob(job, { thingNames, groupNames })
   const arn = jobArn(ctx.scope, input.jobId)
   switch (outcome.kind) {
     case 'missingThings':
+      // [open-question 19]
       throw notFound(`Thing ${outcome.thingNames.join(', ')} not found`)
+    case 'missingGroups':
+      throw notFound(`Thing group ${outcome.groupNames.join(', ')} not found`)
     case 'exists':
       // 7. [spec: jobs-control-plane#createjob]
       throw new ServiceError('ResourceAlreadyExistsException', `Job ${input.jobId} already exists`, {

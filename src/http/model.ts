@@ -321,8 +321,10 @@ export function describeValidationError(
   // A map key that fails its own rules is reported on the map, with the key named.
   if (error.propertyName !== undefined) {
     const { propertyName: _key, ...onMap } = error
-    return describeValidationError(onMap, patternSource)
-      .replace(/^(\S*)/, (field) => `${field === '' ? 'request' : field} key ${JSON.stringify(error.propertyName)}`)
+    return describeValidationError(onMap, patternSource).replace(
+      /^(\S*)/,
+      (field) => `${field === '' ? 'request' : field} key ${JSON.stringify(error.propertyName)}`,
+    )
   }
   const at = (name: string) => (path === '' ? name : `${path}.${name}`)
   switch (error.keyword) {

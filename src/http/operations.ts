@@ -5,6 +5,7 @@
 import * as device from '../app/device.js'
 import * as executions from '../app/executions.js'
 import * as jobs from '../app/jobs.js'
+import * as groups from '../app/thing-groups.js'
 import * as things from '../app/things.js'
 import type { AppContext } from '../app/context.js'
 import { thingArn } from '../domain/arns.js'
@@ -28,6 +29,9 @@ const as = <T>(input: Input): T => input as any as T
 const executionId = (input: Input): string =>
   `${String(input['jobId'])}/${String(input['thingName'])}/${typeof input['executionNumber'] === 'number' ? input['executionNumber'] : 'latest'}`
 
+const membershipId = (input: Input): string =>
+  `${String(input['thingGroupName'] ?? input['thingGroupArn'])}/${String(input['thingName'] ?? input['thingArn'])}`
+
 export const CONTROL_PLANE: Record<string, OperationHandler> = {
   CreateThing: { run: (ctx, input) => things.createThing(ctx, as(input)) },
   DescribeThing: {
@@ -47,6 +51,43 @@ export const CONTROL_PLANE: Record<string, OperationHandler> = {
   DeleteThing: {
     run: async (ctx, input) => (await things.deleteThing(ctx, as(input)), {}),
     resourceId: (input) => String(input['thingName']),
+  },
+  CreateThingGroup: { run: (ctx, input) => groups.createThingGroup(ctx, as(input)) },
+  DescribeThingGroup: {
+    run: async (ctx, input) => {
+      const { group, ancestors } = await groups.describeThingGroup(ctx, as(input))
+      return present.thingGroupDescription(ctx.scope, group, ancestors)
+    },
+  },
+  UpdateThingGroup: { run: (ctx, input) => groups.updateThingGroup(ctx, as(input)) },
+  DeleteThingGroup: {
+    run: async (ctx, input) => (await groups.deleteThingGroup(ctx, as(input)), {}),
+    resourceId: (input) => String(input['thingGroupName']),
+  },
+  ListThingGroups: {
+    run: async (ctx, input) => {
+      const r = await groups.listThingGroups(ctx, as(input))
+      return { thingGroups: r.groups.map((g) => present.groupNameAndArn(ctx.scope, g)), ...opt(r.nextToken) }
+    },
+  },
+  AddThingToThingGroup: {
+    run: async (ctx, input) => (await groups.addThingToThingGroup(ctx, as(input)), {}),
+    resourceId: membershipId,
+  },
+  RemoveThingFromThingGroup: {
+    run: async (ctx, input) => (await groups.removeThingFromThingGroup(ctx, as(input)), {}),
+    resourceId: membershipId,
+  },
+  UpdateThingGroupsForThing: {
+    run: async (ctx, input) => (await groups.updateThingGroupsForThing(ctx, as(input)), {}),
+    resourceId: (input) => String(input['thingName']),
+  },
+  ListThingsInThingGroup: { run: (ctx, input) => groups.listThingsInThingGroup(ctx, as(input)) },
+  ListThingGroupsForThing: {
+    run: async (ctx, input) => {
+      const r = await groups.listThingGroupsForThing(ctx, as(input))
+      return { thingGroups: r.groups.map((g) => present.groupNameAndArn(ctx.scope, g)), ...opt(r.nextToken) }
+    },
   },
   CreateJob: { run: (ctx, input) => jobs.createJob(ctx, as(input)) },
   DescribeJob: {

@@ -3,7 +3,8 @@
  * fraction; data-plane ones are integer epoch seconds. [spec: wire-protocol#4-timestamps]
  */
 import type { ArnScope } from '../domain/arns.js'
-import { jobArn, thingArn } from '../domain/arns.js'
+import { jobArn, thingArn, thingGroupArn } from '../domain/arns.js'
+import type { ThingGroup } from '../domain/thing-groups.js'
 import type { Execution, Job, Thing } from '../domain/records.js'
 import { approximateSecondsBeforeTimedOut } from '../domain/records.js'
 
@@ -147,4 +148,30 @@ export function dpExecutionSummary(e: Execution): object {
 
 export function executionState(e: Execution): object {
   return { status: e.status, statusDetails: e.statusDetails, versionNumber: e.versionNumber }
+}
+
+export function groupNameAndArn(scope: ArnScope, g: ThingGroup): object {
+  return { groupName: g.thingGroupName, groupArn: thingGroupArn(scope, g.thingGroupName) }
+}
+
+/** DescribeThingGroup. rootToParentThingGroups runs root first [open-question 9]. */
+export function thingGroupDescription(
+  scope: ArnScope,
+  g: ThingGroup,
+  ancestors: readonly ThingGroup[],
+): object {
+  return {
+    thingGroupName: g.thingGroupName,
+    thingGroupId: g.thingGroupId,
+    thingGroupArn: thingGroupArn(scope, g.thingGroupName),
+    version: g.version,
+    thingGroupProperties: g.properties,
+    thingGroupMetadata: {
+      ...opt('parentGroupName', g.parentGroupName),
+      ...(ancestors.length === 0
+        ? {}
+        : { rootToParentThingGroups: ancestors.map((a) => groupNameAndArn(scope, a)) }),
+      creationDate: cpTime(g.createdAtMs),
+    },
+  }
 }

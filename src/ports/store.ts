@@ -10,6 +10,7 @@
 import type { ServiceError } from '../domain/errors.js'
 import type { Execution, ExecutionDecision, ExecutionWithJob, Job, Thing } from '../domain/index.js'
 import type { ExecutionStatus, JobStatus, TargetSelection } from '../domain/statuses.js'
+import type { GroupDecision, GroupFacts, ThingGroup } from '../domain/thing-groups.js'
 
 export type ThingDecision<R> =
   | { readonly kind: 'write'; readonly next: Thing; readonly result: R }
@@ -61,6 +62,7 @@ export interface PendingScope {
 export type CreateJobOutcome =
   | { readonly kind: 'created'; readonly job: Job; readonly executions: number }
   | { readonly kind: 'missingThings'; readonly thingNames: readonly string[] }
+  | { readonly kind: 'missingGroups'; readonly groupNames: readonly string[] }
   | { readonly kind: 'exists'; readonly job: Job }
 
 export type MutateOutcome =
@@ -69,6 +71,24 @@ export type MutateOutcome =
   | { readonly kind: 'unchanged'; readonly execution: Execution; readonly job: Job }
   | { readonly kind: 'noJob' }
   | { readonly kind: 'noExecution'; readonly job: Job }
+
+export interface JobTargets {
+  readonly thingNames: readonly string[]
+  readonly groupNames: readonly string[]
+}
+
+export interface GroupFilter {
+  readonly parentGroup?: string | undefined
+  readonly recursive?: boolean | undefined
+  readonly namePrefixFilter?: string | undefined
+}
+
+/** The groups a thing is in, each with the root of its hierarchy. */
+export type Memberships = readonly { readonly name: string; readonly rootName: string }[]
+
+export type MembershipDecision =
+  | { readonly kind: 'ok'; readonly add: readonly string[]; readonly remove: readonly string[] }
+  | { readonly kind: 'reject'; readonly error: ServiceError }
 
 export interface ExecutionDecideInput {
   readonly execution: Execution
@@ -91,10 +111,11 @@ export interface Store {
   getJob(jobId: string): Promise<Job | undefined>
   /**
    * Creates the job and a QUEUED execution (executionNumber = max + 1, versionNumber 1) for every
-   * distinct target thing, set-based, in one transaction. Nothing is written unless every thing
-   * exists and the job id is free; the outcome says which check failed.
+   * distinct thing reached by the targets — the named things and every thing in the named groups and
+   * their descendants — set-based, in one transaction. A SCHEDULED job gets none yet. Nothing is
+   * written unless every target exists and the job id is free; the outcome says which check failed.
    */
-  createJob(job: Job, thingNames: readonly string[]): Promise<CreateJobOutcome>
+  createJob(job: Job, targets: JobTargets): Promise<CreateJobOutcome>
   listJobs(filter: JobFilter, page: PageRequest): Promise<Page<Job>>
 
   /** One execution: the given number, or the latest (highest number) of the job on the thing. */
@@ -135,6 +156,39 @@ export interface Store {
   ): Promise<Page<Execution>>
   /** Whether any execution record names this thing (ListJobExecutionsForThing of a deleted thing). */
   hasExecutionsForThing(thingName: string): Promise<boolean>
+
+  getThingGroup(name: string): Promise<ThingGroup | undefined>
+  /** The ancestors of a group, root first, direct parent last. */
+  groupAncestors(name: string): Promise<readonly ThingGroup[]>
+  /**
+   * Reads the group and its parent's facts, runs `decide`, applies it. `delete` also drops the
+   * group's memberships and applies the membership-removal rule to each former member.
+   */
+  mutateThingGroup<R>(
+    name: string,
+    parentName: string | undefined,
+    decide: (self: GroupFacts, parent: GroupFacts | undefined) => GroupDecision<R>,
+  ): Promise<R>
+  listThingGroups(filter: GroupFilter, page: PageRequest): Promise<Page<ThingGroup>>
+  /**
+   * Changes the direct memberships of one thing atomically and applies their effects on CONTINUOUS
+   * jobs in the same transaction: a thing that becomes reachable gets a QUEUED execution unless it has
+   * a pending one; a QUEUED execution of a job that no longer reaches it becomes REMOVED.
+   * [spec: state-machines#7] Resolves false when the thing does not exist.
+   */
+  updateMemberships(
+    thingName: string,
+    names: { readonly add: readonly string[]; readonly remove: readonly string[] },
+    decide: (
+      current: Memberships,
+      add: readonly { name: string; facts: GroupFacts }[],
+      remove: readonly { name: string; facts: GroupFacts }[],
+    ) => MembershipDecision,
+    nowMs: number,
+  ): Promise<boolean>
+  /** Names of the things directly in the group, or in it and its descendants, by name. */
+  listThingsInGroup(name: string, recursive: boolean, page: PageRequest): Promise<Page<string>>
+  listGroupsForThing(thingName: string, page: PageRequest): Promise<Page<ThingGroup>>
 
   /** Recounts a job's executions from the execution records (for tests and consistency checks). */
   recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>>

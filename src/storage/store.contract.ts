@@ -68,7 +68,10 @@ export function describeStorageContract(
       const store = await open()
       try {
         await addThings(store, ['b', 'a', 'c'])
-        const outcome = await store.createJob(newJob('j1'), ['c', 'a', 'b', 'a'])
+        const outcome = await store.createJob(newJob('j1'), {
+          thingNames: ['c', 'a', 'b', 'a'],
+          groupNames: [],
+        })
         assert.equal(outcome.kind, 'created')
         const job = await store.getJob('j1')
         assert.equal(job?.counts.QUEUED, 3)
@@ -90,11 +93,17 @@ export function describeStorageContract(
       const store = await open()
       try {
         await addThings(store, ['a'])
-        const missing = await store.createJob(newJob('j1'), ['a', 'zz'])
+        const missing = await store.createJob(newJob('j1'), { thingNames: ['a', 'zz'], groupNames: [] })
         assert.deepEqual(missing, { kind: 'missingThings', thingNames: ['zz'] })
         assert.equal(await store.getJob('j1'), undefined)
-        assert.equal((await store.createJob(newJob('j1'), ['a'])).kind, 'created')
-        assert.equal((await store.createJob(newJob('j1'), ['a'])).kind, 'exists')
+        assert.equal(
+          (await store.createJob(newJob('j1'), { thingNames: ['a'], groupNames: [] })).kind,
+          'created',
+        )
+        assert.equal(
+          (await store.createJob(newJob('j1'), { thingNames: ['a'], groupNames: [] })).kind,
+          'exists',
+        )
         assert.equal((await store.listExecutionsForJob('j1', {}, { limit: 10 })).items.length, 1)
       } finally {
         await store.close()
@@ -105,7 +114,7 @@ export function describeStorageContract(
       const store = await open()
       try {
         await addThings(store, ['a'])
-        await store.createJob(newJob('j1'), ['a'])
+        await store.createJob(newJob('j1'), { thingNames: ['a'], groupNames: [] })
         await assert.rejects(
           store.mutateExecution({ jobId: 'j1', thingName: 'a' }, ({ execution, job }) =>
             decideDeleteExecution(execution, job, { force: false }, NOW),
@@ -123,8 +132,9 @@ export function describeStorageContract(
       const store = await open()
       try {
         await addThings(store, ['t'])
-        for (const id of ['j3', 'j1', 'j2']) await store.createJob(newJob(id), ['t'])
-        await store.createJob(newJob('jn', { namespaceId: 'ns' }), ['t'])
+        for (const id of ['j3', 'j1', 'j2'])
+          await store.createJob(newJob(id), { thingNames: ['t'], groupNames: [] })
+        await store.createJob(newJob('jn', { namespaceId: 'ns' }), { thingNames: ['t'], groupNames: [] })
         await store.mutateExecution({ jobId: 'j2', thingName: 't' }, ({ execution, job }) =>
           decideStartNext(execution, job, {}, NOW),
         )
@@ -148,7 +158,7 @@ export function describeStorageContract(
       try {
         const names = Array.from({ length: 30 }, (_, i) => `t${String(i).padStart(2, '0')}`)
         await addThings(store, names)
-        await store.createJob(newJob('j'), names)
+        await store.createJob(newJob('j'), { thingNames: names, groupNames: [] })
         const seen: string[] = []
         let after: string | undefined
         let round = 0
@@ -176,7 +186,7 @@ export function describeStorageContract(
       const store = await open()
       try {
         await addThings(store, ['a', 'b'])
-        await store.createJob(newJob('j'), ['a', 'b'])
+        await store.createJob(newJob('j'), { thingNames: ['a', 'b'], groupNames: [] })
         await store.mutateThing('a', () => ({ kind: 'delete', atMs: NOW, result: undefined }))
         const job = await store.getJob('j')
         assert.equal(job?.counts.REMOVED, 1)
@@ -209,7 +219,7 @@ export function describeStorageContract(
           try {
             const names = ['t0', 't1', 't2', 't3']
             await addThings(store, names)
-            await store.createJob(newJob('j'), names)
+            await store.createJob(newJob('j'), { thingNames: names, groupNames: [] })
             for (const o of ops) {
               const thingName = names[o.thing] ?? 't0'
               const key = { jobId: 'j', thingName }

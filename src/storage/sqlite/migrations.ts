@@ -76,4 +76,35 @@ export const MIGRATIONS: readonly {
         WHERE status IN ('QUEUED', 'IN_PROGRESS');
     `,
   },
+  {
+    version: 2,
+    name: 'static thing groups, memberships, typed job targets',
+    sql: `
+      CREATE TABLE thing_groups (
+        group_name   TEXT PRIMARY KEY,
+        group_id     TEXT NOT NULL,
+        parent_name  TEXT,
+        depth        INTEGER NOT NULL,
+        properties   TEXT NOT NULL,
+        tags         TEXT,
+        version      INTEGER NOT NULL,
+        created_at   INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX thing_groups_by_parent ON thing_groups (parent_name, group_name);
+
+      CREATE TABLE thing_group_members (
+        group_name  TEXT NOT NULL,
+        thing_name  TEXT NOT NULL,
+        PRIMARY KEY (group_name, thing_name)
+      ) WITHOUT ROWID;
+      CREATE INDEX thing_group_members_by_thing ON thing_group_members (thing_name, group_name);
+
+      ALTER TABLE job_targets ADD COLUMN target_kind TEXT NOT NULL DEFAULT 'thing';
+      ALTER TABLE job_targets ADD COLUMN target_name TEXT NOT NULL DEFAULT '';
+      UPDATE job_targets SET
+        target_kind = CASE WHEN instr(target_arn, ':thinggroup/') > 0 THEN 'thinggroup' ELSE 'thing' END,
+        target_name = substr(target_arn, instr(target_arn, '/') + 1);
+      CREATE INDEX job_targets_by_name ON job_targets (target_kind, target_name, job_id);
+    `,
+  },
 ]

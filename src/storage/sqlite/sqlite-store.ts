@@ -12,8 +12,13 @@ import { countChange, decideJobCompletion } from '../../domain/state-machine.js'
 import type { Execution, Job } from '../../domain/records.js'
 import { zeroCounts } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
+import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
 import type {
   CreateJobOutcome,
+  GroupFilter,
+  JobTargets,
+  MembershipDecision,
+  Memberships,
   ExecutionDecideInput,
   ExecutionKey,
   JobFilter,
@@ -27,7 +32,10 @@ import type {
 } from '../../ports/store.js'
 import { Checkpointer } from './checkpointer.js'
 import { GroupCommitter } from './group-commit.js'
+import { GroupTables } from './groups.js'
 import { MIGRATIONS } from './migrations.js'
+import type { Statements } from './statements.js'
+import { prepare } from './statements.js'
 import type { ExecutionRow, JobRow, ThingRow } from './rows.js'
 import { COUNT_COLUMN, executionFromRow, jobBody, jobFromRow, thingFromRow } from './rows.js'
 
@@ -38,15 +46,13 @@ export interface SqliteStoreOptions {
   readonly checkpointIntervalMs?: number
 }
 
-const PENDING_ORDER = `CASE e.status WHEN 'IN_PROGRESS' THEN 0 ELSE 1 END, e.queued_at, e.seq`
-const DEVICE_VISIBLE_JOB = `j.status NOT IN ('SCHEDULED', 'DELETION_IN_PROGRESS')`
-
 export class SqliteStore implements Store {
   private readonly db: Database.Database
   private readonly commits: GroupCommitter
   /** Background WAL checkpoints; exposed so tests can see that it runs. */
   readonly checkpointer: Checkpointer | undefined
-  private readonly s: ReturnType<typeof prepare>
+  private readonly s: Statements
+  private readonly groups: GroupTables
   private readonly countStatements = new Map<string, Statement>()
 
   constructor(options: SqliteStoreOptions) {
@@ -67,6 +73,9 @@ export class SqliteStore implements Store {
     }
     this.commits = new GroupCommitter(this.db)
     this.s = prepare(this.db)
+    this.groups = new GroupTables(this.db, this.s, {
+      adjust: (jobId, status, delta) => this.adjustCount(jobId, status, delta),
+    })
   }
 
   // ---- things ----
@@ -105,6 +114,7 @@ export class SqliteStore implements Store {
         }
         case 'delete':
           this.s.deleteThing.run(thingName)
+          this.s.deleteMembershipsOfThing.run(thingName)
           this.removeExecutionsOfThing(thingName, decision.atMs)
           return decision.result
       }
@@ -161,11 +171,14 @@ export class SqliteStore implements Store {
     return row === undefined ? undefined : jobFromRow(row)
   }
 
-  createJob(job: Job, thingNames: readonly string[]): Promise<CreateJobOutcome> {
+  createJob(job: Job, targets: JobTargets): Promise<CreateJobOutcome> {
     return this.commits.run((): CreateJobOutcome => {
-      const names = JSON.stringify([...new Set(thingNames)].sort())
-      const missing = (this.s.missingThings.all(names) as { value: string }[]).map((r) => r.value)
+      const things = JSON.stringify([...new Set(targets.thingNames)].sort())
+      const groups = JSON.stringify([...new Set(targets.groupNames)].sort())
+      const missing = (this.s.missingThings.all(things) as { value: string }[]).map((r) => r.value)
       if (missing.length > 0) return { kind: 'missingThings', thingNames: missing }
+      const missingGroups = (this.s.missingGroups.all(groups) as { value: string }[]).map((r) => r.value)
+      if (missingGroups.length > 0) return { kind: 'missingGroups', groupNames: missingGroups }
       const existing = this.readJob(job.jobId)
       if (existing !== undefined) return { kind: 'exists', job: existing }
       this.s.insertJob.run(
@@ -178,14 +191,19 @@ export class SqliteStore implements Store {
         job.document,
         jobBody(job),
       )
-      for (const arn of new Set(job.targets)) this.s.insertTarget.run(job.jobId, arn)
+      for (const arn of new Set(job.targets)) {
+        const slash = arn.lastIndexOf('/')
+        const kind = arn.slice(arn.lastIndexOf(':', slash) + 1, slash)
+        this.s.insertTarget.run(job.jobId, arn, kind, arn.slice(slash + 1))
+      }
       let created = 0
       if (job.status === 'IN_PROGRESS') {
         created = this.s.insertExecutions.run({
           jobId: job.jobId,
           namespaceId: job.namespaceId ?? '',
           nowMs: job.createdAtMs,
-          names,
+          things,
+          groups,
         }).changes
         this.adjustCount(job.jobId, 'QUEUED', created)
         // [open-question 58] a SNAPSHOT job with no things completes at once.
@@ -411,6 +429,53 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.s.anyExecutionOfThing.get(thingName) !== undefined)
   }
 
+  // ---- thing groups ----
+
+  getThingGroup(name: string): Promise<ThingGroup | undefined> {
+    return Promise.resolve(this.groups.get(name))
+  }
+
+  groupAncestors(name: string): Promise<readonly ThingGroup[]> {
+    return Promise.resolve(this.groups.ancestors(name))
+  }
+
+  mutateThingGroup<R>(
+    name: string,
+    parentName: string | undefined,
+    decide: (self: GroupFacts, parent: GroupFacts | undefined) => GroupDecision<R>,
+  ): Promise<R> {
+    return this.commits.run(() => this.groups.mutate(name, parentName, decide))
+  }
+
+  listThingGroups(filter: GroupFilter, page: PageRequest): Promise<Page<ThingGroup>> {
+    return Promise.resolve(this.groups.list(filter, page))
+  }
+
+  updateMemberships(
+    thingName: string,
+    names: { readonly add: readonly string[]; readonly remove: readonly string[] },
+    decide: (
+      current: Memberships,
+      add: readonly { name: string; facts: GroupFacts }[],
+      remove: readonly { name: string; facts: GroupFacts }[],
+    ) => MembershipDecision,
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.commits.run(() => {
+      if (this.s.thingExists.get(thingName) === undefined) return false
+      this.groups.updateMemberships(thingName, names, decide, nowMs)
+      return true
+    })
+  }
+
+  listThingsInGroup(name: string, recursive: boolean, page: PageRequest): Promise<Page<string>> {
+    return Promise.resolve(this.groups.thingsIn(name, recursive, page))
+  }
+
+  listGroupsForThing(thingName: string, page: PageRequest): Promise<Page<ThingGroup>> {
+    return Promise.resolve(this.groups.groupsOf(thingName, page))
+  }
+
   recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>> {
     const counts = zeroCounts()
     const rows = this.s.recount.all(jobId) as { status: ExecutionStatus; n: number }[]
@@ -424,74 +489,6 @@ export class SqliteStore implements Store {
       await this.checkpointer.stop()
     }
     this.db.close()
-  }
-}
-
-function prepare(db: Database.Database) {
-  return {
-    thing: db.prepare('SELECT * FROM things WHERE thing_name = ?'),
-    thingExists: db.prepare('SELECT 1 FROM things WHERE thing_name = ?'),
-    upsertThing: db.prepare(
-      `INSERT INTO things (thing_name, thing_id, attributes, version, created_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (thing_name) DO UPDATE SET attributes = excluded.attributes, version = excluded.version`,
-    ),
-    deleteThing: db.prepare('DELETE FROM things WHERE thing_name = ?'),
-    pendingOfThingByJob: db.prepare(
-      `SELECT job_id, status, count(*) AS n FROM job_executions
-       WHERE thing_name = ? AND status IN ('QUEUED', 'IN_PROGRESS') GROUP BY job_id, status`,
-    ),
-    removePendingOfThing: db.prepare(
-      `UPDATE job_executions SET status = 'REMOVED', version_number = version_number + 1, last_updated_at = ?,
-         in_progress_deadline = NULL, step_deadline = NULL
-       WHERE thing_name = ? AND status IN ('QUEUED', 'IN_PROGRESS')`,
-    ),
-    job: db.prepare('SELECT * FROM jobs WHERE job_id = ?'),
-    missingThings: db.prepare(
-      'SELECT value FROM json_each(?) WHERE value NOT IN (SELECT thing_name FROM things) ORDER BY value',
-    ),
-    insertJob: db.prepare(
-      `INSERT INTO jobs (job_id, status, target_selection, namespace_id, created_at, last_updated_at, document, body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    insertTarget: db.prepare('INSERT OR IGNORE INTO job_targets (job_id, target_arn) VALUES (?, ?)'),
-    // Set-based fan-out: one statement for every target thing, in thing-name order. [spec: state-machines#5]
-    insertExecutions: db.prepare(
-      `INSERT INTO job_executions (job_id, thing_name, execution_number, status, namespace_id, queued_at,
-         last_updated_at, version_number)
-       SELECT @jobId, t.value,
-         COALESCE((SELECT max(e.execution_number) FROM job_executions e
-                   WHERE e.job_id = @jobId AND e.thing_name = t.value), 0) + 1,
-         'QUEUED', @namespaceId, @nowMs, @nowMs, 1
-       FROM json_each(@names) t ORDER BY t.value`,
-    ),
-    completeJob: db.prepare(
-      'UPDATE jobs SET status = ?, completed_at = ?, last_updated_at = ? WHERE job_id = ?',
-    ),
-    execution: db.prepare(
-      'SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? AND execution_number = ?',
-    ),
-    latestExecution: db.prepare(
-      'SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? ORDER BY execution_number DESC LIMIT 1',
-    ),
-    updateExecution: db.prepare(
-      `UPDATE job_executions SET status = ?, force_canceled = ?, status_details = ?, started_at = ?,
-         last_updated_at = ?, version_number = ?, in_progress_deadline = ?, step_deadline = ?
-       WHERE seq = ? AND version_number = ?`,
-    ),
-    deleteExecution: db.prepare('DELETE FROM job_executions WHERE seq = ? AND version_number = ?'),
-    pending: db.prepare(
-      `SELECT e.* FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
-       WHERE e.thing_name = ? AND e.namespace_id = ? AND e.status IN ('QUEUED', 'IN_PROGRESS') AND ${DEVICE_VISIBLE_JOB}
-       ORDER BY ${PENDING_ORDER} LIMIT ?`,
-    ),
-    executionsOfJob: db.prepare(
-      'SELECT * FROM job_executions WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?',
-    ),
-    executionsOfJobByStatus: db.prepare(
-      'SELECT * FROM job_executions WHERE job_id = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?',
-    ),
-    anyExecutionOfThing: db.prepare('SELECT 1 FROM job_executions WHERE thing_name = ? LIMIT 1'),
-    recount: db.prepare('SELECT status, count(*) AS n FROM job_executions WHERE job_id = ? GROUP BY status'),
   }
 }
 

@@ -1,0 +1,143 @@
+/** Every prepared statement of the SQLite store, prepared once at start-up. */
+import type Database from 'better-sqlite3'
+
+const PENDING_ORDER = `CASE e.status WHEN 'IN_PROGRESS' THEN 0 ELSE 1 END, e.queued_at, e.seq`
+const DEVICE_VISIBLE_JOB = `j.status NOT IN ('SCHEDULED', 'DELETION_IN_PROGRESS')`
+
+export type Statements = ReturnType<typeof prepare>
+
+export function prepare(db: Database.Database) {
+  return {
+    thing: db.prepare('SELECT * FROM things WHERE thing_name = ?'),
+    thingExists: db.prepare('SELECT 1 FROM things WHERE thing_name = ?'),
+    upsertThing: db.prepare(
+      `INSERT INTO things (thing_name, thing_id, attributes, version, created_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (thing_name) DO UPDATE SET attributes = excluded.attributes, version = excluded.version`,
+    ),
+    deleteThing: db.prepare('DELETE FROM things WHERE thing_name = ?'),
+    pendingOfThingByJob: db.prepare(
+      `SELECT job_id, status, count(*) AS n FROM job_executions
+       WHERE thing_name = ? AND status IN ('QUEUED', 'IN_PROGRESS') GROUP BY job_id, status`,
+    ),
+    removePendingOfThing: db.prepare(
+      `UPDATE job_executions SET status = 'REMOVED', version_number = version_number + 1, last_updated_at = ?,
+         in_progress_deadline = NULL, step_deadline = NULL
+       WHERE thing_name = ? AND status IN ('QUEUED', 'IN_PROGRESS')`,
+    ),
+    job: db.prepare('SELECT * FROM jobs WHERE job_id = ?'),
+    missingThings: db.prepare(
+      'SELECT value FROM json_each(?) WHERE value NOT IN (SELECT thing_name FROM things) ORDER BY value',
+    ),
+    insertJob: db.prepare(
+      `INSERT INTO jobs (job_id, status, target_selection, namespace_id, created_at, last_updated_at, document, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertTarget: db.prepare(
+      'INSERT OR IGNORE INTO job_targets (job_id, target_arn, target_kind, target_name) VALUES (?, ?, ?, ?)',
+    ),
+    // Set-based fan-out: one statement for every target thing, in thing-name order. [spec: state-machines#5]
+    insertExecutions: db.prepare(
+      `WITH RECURSIVE tree(name) AS (
+         SELECT value FROM json_each(@groups)
+         UNION SELECT c.group_name FROM thing_groups c JOIN tree ON c.parent_name = tree.name
+       ),
+       targets(name) AS (
+         SELECT value FROM json_each(@things)
+         UNION SELECT m.thing_name FROM thing_group_members m WHERE m.group_name IN (SELECT name FROM tree)
+       )
+       INSERT INTO job_executions (job_id, thing_name, execution_number, status, namespace_id, queued_at,
+         last_updated_at, version_number)
+       SELECT @jobId, t.name,
+         COALESCE((SELECT max(e.execution_number) FROM job_executions e
+                   WHERE e.job_id = @jobId AND e.thing_name = t.name), 0) + 1,
+         'QUEUED', @namespaceId, @nowMs, @nowMs, 1
+       FROM targets t ORDER BY t.name`,
+    ),
+    missingGroups: db.prepare(
+      'SELECT value FROM json_each(?) WHERE value NOT IN (SELECT group_name FROM thing_groups) ORDER BY value',
+    ),
+    completeJob: db.prepare(
+      'UPDATE jobs SET status = ?, completed_at = ?, last_updated_at = ? WHERE job_id = ?',
+    ),
+    execution: db.prepare(
+      'SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? AND execution_number = ?',
+    ),
+    latestExecution: db.prepare(
+      'SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? ORDER BY execution_number DESC LIMIT 1',
+    ),
+    updateExecution: db.prepare(
+      `UPDATE job_executions SET status = ?, force_canceled = ?, status_details = ?, started_at = ?,
+         last_updated_at = ?, version_number = ?, in_progress_deadline = ?, step_deadline = ?
+       WHERE seq = ? AND version_number = ?`,
+    ),
+    deleteExecution: db.prepare('DELETE FROM job_executions WHERE seq = ? AND version_number = ?'),
+    pending: db.prepare(
+      `SELECT e.* FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
+       WHERE e.thing_name = ? AND e.namespace_id = ? AND e.status IN ('QUEUED', 'IN_PROGRESS') AND ${DEVICE_VISIBLE_JOB}
+       ORDER BY ${PENDING_ORDER} LIMIT ?`,
+    ),
+    executionsOfJob: db.prepare(
+      'SELECT * FROM job_executions WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+    ),
+    executionsOfJobByStatus: db.prepare(
+      'SELECT * FROM job_executions WHERE job_id = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?',
+    ),
+    anyExecutionOfThing: db.prepare('SELECT 1 FROM job_executions WHERE thing_name = ? LIMIT 1'),
+    // ---- thing groups ----
+    group: db.prepare('SELECT * FROM thing_groups WHERE group_name = ?'),
+    groupChildCount: db.prepare('SELECT count(*) AS n FROM thing_groups WHERE parent_name = ?'),
+    groupAncestors: db.prepare(
+      `WITH RECURSIVE up(name, parent, d) AS (
+         SELECT group_name, parent_name, 0 FROM thing_groups WHERE group_name = ?
+         UNION ALL SELECT g.group_name, g.parent_name, up.d + 1 FROM thing_groups g JOIN up ON g.group_name = up.parent
+       )
+       SELECT g.* FROM up JOIN thing_groups g ON g.group_name = up.name WHERE up.d > 0 ORDER BY up.d DESC`,
+    ),
+    upsertGroup: db.prepare(
+      `INSERT INTO thing_groups (group_name, group_id, parent_name, depth, properties, tags, version, created_at)
+       VALUES (@thingGroupName, @thingGroupId, @parentGroupName, @depth, @properties, @tags, @version, @createdAtMs)
+       ON CONFLICT (group_name) DO UPDATE SET properties = excluded.properties, version = excluded.version`,
+    ),
+    deleteGroup: db.prepare('DELETE FROM thing_groups WHERE group_name = ?'),
+    membersOfGroup: db.prepare('SELECT thing_name FROM thing_group_members WHERE group_name = ?'),
+    deleteMembersOfGroup: db.prepare('DELETE FROM thing_group_members WHERE group_name = ?'),
+    groupsOfThing: db.prepare(
+      'SELECT group_name FROM thing_group_members WHERE thing_name = ? ORDER BY group_name',
+    ),
+    addMember: db.prepare('INSERT OR IGNORE INTO thing_group_members (group_name, thing_name) VALUES (?, ?)'),
+    removeMember: db.prepare('DELETE FROM thing_group_members WHERE group_name = ? AND thing_name = ?'),
+    deleteMembershipsOfThing: db.prepare('DELETE FROM thing_group_members WHERE thing_name = ?'),
+    // CONTINUOUS jobs that reach a thing through a thing target or a group it is in (or a descendant of).
+    // [spec: state-machines#7]
+    reachingContinuousJobs: db.prepare(
+      `WITH RECURSIVE up(name) AS (
+         SELECT group_name FROM thing_group_members WHERE thing_name = @thing
+         UNION SELECT g.parent_name FROM thing_groups g JOIN up ON g.group_name = up.name WHERE g.parent_name IS NOT NULL
+       )
+       SELECT DISTINCT j.job_id FROM job_targets t JOIN jobs j ON j.job_id = t.job_id
+       WHERE j.status = 'IN_PROGRESS' AND j.target_selection = 'CONTINUOUS'
+         AND ((t.target_kind = 'thing' AND t.target_name = @thing)
+           OR (t.target_kind = 'thinggroup' AND t.target_name IN (SELECT name FROM up)))`,
+    ),
+    queueIfNotPending: db.prepare(
+      `INSERT INTO job_executions (job_id, thing_name, execution_number, status, namespace_id, queued_at,
+         last_updated_at, version_number)
+       SELECT j.job_id, @thing,
+         COALESCE((SELECT max(e.execution_number) FROM job_executions e WHERE e.job_id = j.job_id AND e.thing_name = @thing), 0) + 1,
+         'QUEUED', COALESCE(j.namespace_id, ''), @nowMs, @nowMs, 1
+       FROM jobs j
+       WHERE j.job_id = @jobId AND NOT EXISTS (
+         SELECT 1 FROM job_executions p WHERE p.job_id = j.job_id AND p.thing_name = @thing
+           AND p.status IN ('QUEUED', 'IN_PROGRESS'))`,
+    ),
+    queuedOfContinuousJobs: db.prepare(
+      `SELECT e.job_id FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
+       WHERE e.thing_name = ? AND e.status = 'QUEUED' AND j.status = 'IN_PROGRESS' AND j.target_selection = 'CONTINUOUS'`,
+    ),
+    removeQueued: db.prepare(
+      `UPDATE job_executions SET status = 'REMOVED', version_number = version_number + 1, last_updated_at = ?
+       WHERE job_id = ? AND thing_name = ? AND status = 'QUEUED'`,
+    ),
+    recount: db.prepare('SELECT status, count(*) AS n FROM job_executions WHERE job_id = ? GROUP BY status'),
+  }
+}
