@@ -15,6 +15,7 @@ import { systemClock } from './ports/clock.js'
 import type { ResponseStyle } from './http/server.js'
 import { DATA_PLANE_PREFIX, createRequestHandlers } from './http/server.js'
 import type { RateLimit } from './http/throttle.js'
+import { JobDeletionWorker } from './schedulers/job-deletion.js'
 import { SqliteStore } from './storage/sqlite/sqlite-store.js'
 
 export interface ServerConfig {
@@ -49,6 +50,8 @@ export interface RunningServer {
   /** Data-plane URL on its own listener, or the prefixed URL when that listener is off. */
   readonly dataPlaneUrl: string
   readonly context: AppContext
+  /** Background workers, exposed so tests can wait for them. */
+  readonly workers: { readonly jobDeletion: JobDeletionWorker }
   close(): Promise<void>
 }
 
@@ -65,11 +68,15 @@ export class PortInUseError extends Error {
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = config.logger ?? pino({ level: process.env['FLEETJOBS_LOG_LEVEL'] ?? 'info' })
   const store = new SqliteStore({ file: join(config.dataDir, 'fleetjobs.db') })
+  const jobDeletion = new JobDeletionWorker(store, (error) =>
+    logger.error({ err: error }, 'job deletion failed'),
+  )
   const context: AppContext = {
     store,
     clock: config.clock ?? systemClock,
     scope: { region: config.region, accountId: config.accountId },
     settings: { ...DEFAULT_SETTINGS, ...config.settings },
+    wake: () => jobDeletion.wake(),
   }
   const handlers = createRequestHandlers(context, {
     responseStyle: config.responseStyle,
@@ -91,12 +98,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           )
     if (data !== undefined) servers.push(data)
     const url = urlOf(config.host, main)
+    // Deletions a stopped process left unfinished. [spec: jobs-control-plane#deletejob]
+    jobDeletion.wake()
     return {
       url,
       dataPlaneUrl: data === undefined ? `${url}${DATA_PLANE_PREFIX}` : urlOf(config.host, data),
       context,
+      workers: { jobDeletion },
       close: async () => {
         await Promise.all(servers.map(closeServer))
+        await jobDeletion.stop()
         await store.close()
       },
     }

@@ -18,6 +18,8 @@ export interface AppSettings {
   readonly terminalStateOnDescribe: boolean
   /** Thing-group hierarchy and membership limits. [spec: things#hierarchy-rules] */
   readonly groups: GroupLimits
+  /** [spec: limits#4] jobs in DELETION_IN_PROGRESS at once */
+  readonly maxJobsBeingDeleted: number
 }
 
 export const DEFAULT_SETTINGS: AppSettings = {
@@ -27,6 +29,7 @@ export const DEFAULT_SETTINGS: AppSettings = {
   defaultPageSize: 50,
   terminalStateOnDescribe: false,
   groups: DEFAULT_GROUP_LIMITS,
+  maxJobsBeingDeleted: 10,
 }
 
 /** Everything a use case may touch. */
@@ -35,4 +38,6 @@ export interface AppContext {
   readonly clock: Clock
   readonly scope: ArnScope
   readonly settings: AppSettings
+  /** Tells a background worker that it has work (after the commit that created it). */
+  readonly wake: (worker: 'jobDeletion') => void
 }

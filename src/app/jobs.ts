@@ -2,7 +2,7 @@
  * Job use cases: CreateJob, DescribeJob, ListJobs, GetJobDocument.
  * [spec: jobs-control-plane#4-operations]
  */
-import { jobArn, parseTargetArn } from '../domain/arns.js'
+import { jobArn, parseTargetArn, thingGroupArn } from '../domain/arns.js'
 import { ServiceError, invalidRequest, notFound } from '../domain/errors.js'
 import {
   MAX_DESTINATION_PACKAGE_VERSIONS,
@@ -179,18 +179,44 @@ export async function listJobs(
     thingGroupId?: string | undefined
     namespaceId?: string | undefined
   },
-): Promise<{ jobs: readonly Job[]; nextToken?: string }> {
-  if (input.thingGroupName !== undefined) throw notFound(`Thing group ${input.thingGroupName} not found`)
-  if (input.thingGroupId !== undefined) throw notFound(`Thing group with id ${input.thingGroupId} not found`)
+): Promise<{ jobs: readonly JobWithGroup[]; nextToken?: string }> {
+  // [spec: jobs-control-plane#listjobs] a group filter names a direct target of the job.
+  const byName =
+    input.thingGroupName === undefined ? undefined : await ctx.store.getThingGroup(input.thingGroupName)
+  if (input.thingGroupName !== undefined && byName === undefined)
+    throw notFound(`Thing group ${input.thingGroupName} not found`)
+  const byId =
+    input.thingGroupId === undefined ? undefined : await ctx.store.getThingGroupById(input.thingGroupId)
+  if (input.thingGroupId !== undefined && byId === undefined)
+    throw notFound(`Thing group with id ${input.thingGroupId} not found`)
+  if (byName !== undefined && byId !== undefined && byName.thingGroupName !== byId.thingGroupName) {
+    throw invalidRequest('thingGroupName and thingGroupId name different thing groups')
+  }
+  const group = byName ?? byId
   const filters = {
     status: input.status,
     targetSelection: input.targetSelection,
     namespaceId: input.namespaceId,
+    targetArn: group === undefined ? undefined : thingGroupArn(ctx.scope, group.thingGroupName),
   }
   const page = pageRequest('ListJobs', filters, input, ctx.settings.defaultPageSize)
   const result = await ctx.store.listJobs(filters, page)
   const token = nextToken('ListJobs', filters, result)
-  return { jobs: result.items, ...(token === undefined ? {} : { nextToken: token }) }
+  const jobs = await Promise.all(result.items.map((job) => withGroupId(ctx, job)))
+  return { jobs, ...(token === undefined ? {} : { nextToken: token }) }
+}
+
+export interface JobWithGroup {
+  readonly job: Job
+  /** [open-question 24] the id of the first thing-group ARN in the job's targets, if that group exists. */
+  readonly thingGroupId?: string
+}
+
+async function withGroupId(ctx: AppContext, job: Job): Promise<JobWithGroup> {
+  const first = job.targets.map((arn) => parseTargetArn(ctx.scope, arn)).find((t) => t?.kind === 'thinggroup')
+  if (first?.kind !== 'thinggroup') return { job }
+  const group = await ctx.store.getThingGroup(first.thingGroupName)
+  return group === undefined ? { job } : { job, thingGroupId: group.thingGroupId }
 }
 
 /** [spec: jobs-control-plane#6] a namespaceId given on a request must be the job's. [open-question 28] */

@@ -4,6 +4,7 @@
  */
 import * as device from '../app/device.js'
 import * as executions from '../app/executions.js'
+import * as lifecycle from '../app/job-lifecycle.js'
 import * as jobs from '../app/jobs.js'
 import * as groups from '../app/thing-groups.js'
 import * as things from '../app/things.js'
@@ -102,10 +103,22 @@ export const CONTROL_PLANE: Record<string, OperationHandler> = {
   ListJobs: {
     run: async (ctx, input) => {
       const r = await jobs.listJobs(ctx, as(input))
-      return { jobs: r.jobs.map((j) => present.jobSummary(ctx.scope, j)), ...opt(r.nextToken) }
+      return {
+        jobs: r.jobs.map((j) => present.jobSummary(ctx.scope, j.job, j.thingGroupId)),
+        ...opt(r.nextToken),
+      }
     },
   },
   GetJobDocument: { run: (ctx, input) => jobs.getJobDocument(ctx, as(input)) },
+  UpdateJob: {
+    run: async (ctx, input) => (await lifecycle.updateJob(ctx, as(input)), {}),
+    resourceId: (input) => String(input['jobId']),
+  },
+  CancelJob: { run: (ctx, input) => lifecycle.cancelJob(ctx, as(input)) },
+  DeleteJob: {
+    run: async (ctx, input) => (await lifecycle.deleteJob(ctx, as(input)), {}),
+    resourceId: (input) => String(input['jobId']),
+  },
   CancelJobExecution: {
     run: async (ctx, input) => (await executions.cancelJobExecution(ctx, as(input)), {}),
     resourceId: executionId,

@@ -78,10 +78,11 @@ export function jobShape(scope: ArnScope, job: Job): object {
   }
 }
 
-export function jobSummary(scope: ArnScope, job: Job): object {
+export function jobSummary(scope: ArnScope, job: Job, thingGroupId?: string): object {
   return {
     jobArn: jobArn(scope, job.jobId),
     jobId: job.jobId,
+    ...opt('thingGroupId', thingGroupId),
     targetSelection: job.targetSelection,
     status: job.status,
     createdAt: cpTime(job.createdAtMs),

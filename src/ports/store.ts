@@ -11,6 +11,7 @@ import type { ServiceError } from '../domain/errors.js'
 import type { Execution, ExecutionDecision, ExecutionWithJob, Job, Thing } from '../domain/index.js'
 import type { ExecutionStatus, JobStatus, TargetSelection } from '../domain/statuses.js'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../domain/thing-groups.js'
+import type { JobDecision, JobFacts } from '../domain/job-lifecycle.js'
 
 export type ThingDecision<R> =
   | { readonly kind: 'write'; readonly next: Thing; readonly result: R }
@@ -117,6 +118,22 @@ export interface Store {
    */
   createJob(job: Job, targets: JobTargets): Promise<CreateJobOutcome>
   listJobs(filter: JobFilter, page: PageRequest): Promise<Page<Job>>
+  /**
+   * Reads the job (and how many jobs are being deleted), runs `decide`, writes the job; a decision to
+   * cancel executions cancels the job's QUEUED (with force also IN_PROGRESS) executions set-based, with
+   * counters, in the same transaction. Undefined when there is no such job.
+   */
+  mutateJob(jobId: string, decide: (facts: JobFacts) => JobDecision): Promise<Job | undefined>
+  /** Jobs in DELETION_IN_PROGRESS, oldest first. */
+  jobsBeingDeleted(): Promise<readonly string[]>
+  /**
+   * Deletes up to `batch` executions of a job in DELETION_IN_PROGRESS, and the job itself once none is
+   * left. Says what it deleted so that notifications can follow.
+   */
+  purgeJob(
+    jobId: string,
+    batch: number,
+  ): Promise<{ deleted: readonly { thingName: string; status: ExecutionStatus }[]; gone: boolean }>
 
   /** One execution: the given number, or the latest (highest number) of the job on the thing. */
   getExecution(key: ExecutionKey): Promise<ExecutionWithJob | undefined>
@@ -158,6 +175,7 @@ export interface Store {
   hasExecutionsForThing(thingName: string): Promise<boolean>
 
   getThingGroup(name: string): Promise<ThingGroup | undefined>
+  getThingGroupById(thingGroupId: string): Promise<ThingGroup | undefined>
   /** The ancestors of a group, root first, direct parent last. */
   groupAncestors(name: string): Promise<readonly ThingGroup[]>
   /**

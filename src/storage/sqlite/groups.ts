@@ -49,6 +49,11 @@ export class GroupTables {
     return row === undefined ? undefined : groupFromRow(row)
   }
 
+  byId(id: string): ThingGroup | undefined {
+    const row = this.s.groupById.get(id) as ThingGroupRow | undefined
+    return row === undefined ? undefined : groupFromRow(row)
+  }
+
   ancestors(name: string): ThingGroup[] {
     return (this.s.groupAncestors.all(name) as ThingGroupRow[]).map(groupFromRow)
   }

@@ -13,6 +13,7 @@ import type { Execution, Job } from '../../domain/records.js'
 import { zeroCounts } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
+import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
 import type {
   CreateJobOutcome,
   GroupFilter,
@@ -33,6 +34,7 @@ import type {
 import { Checkpointer } from './checkpointer.js'
 import { GroupCommitter } from './group-commit.js'
 import { GroupTables } from './groups.js'
+import { JobLifecycle } from './job-lifecycle.js'
 import { MIGRATIONS } from './migrations.js'
 import type { Statements } from './statements.js'
 import { prepare } from './statements.js'
@@ -53,6 +55,7 @@ export class SqliteStore implements Store {
   readonly checkpointer: Checkpointer | undefined
   private readonly s: Statements
   private readonly groups: GroupTables
+  private readonly jobLifecycle: JobLifecycle
   private readonly countStatements = new Map<string, Statement>()
 
   constructor(options: SqliteStoreOptions) {
@@ -73,9 +76,12 @@ export class SqliteStore implements Store {
     }
     this.commits = new GroupCommitter(this.db)
     this.s = prepare(this.db)
-    this.groups = new GroupTables(this.db, this.s, {
-      adjust: (jobId, status, delta) => this.adjustCount(jobId, status, delta),
-    })
+    const counters = {
+      adjust: (jobId: string, status: ExecutionStatus, delta: number) =>
+        this.adjustCount(jobId, status, delta),
+    }
+    this.groups = new GroupTables(this.db, this.s, counters)
+    this.jobLifecycle = new JobLifecycle(this.db, counters)
   }
 
   // ---- things ----
@@ -213,6 +219,21 @@ export class SqliteStore implements Store {
       if (stored === undefined) throw new Error(`job ${job.jobId} vanished inside its own transaction`)
       return { kind: 'created', job: stored, executions: created }
     })
+  }
+
+  mutateJob(jobId: string, decide: (facts: JobFacts) => JobDecision): Promise<Job | undefined> {
+    return this.commits.run(() => this.jobLifecycle.mutate(jobId, decide))
+  }
+
+  jobsBeingDeleted(): Promise<readonly string[]> {
+    return Promise.resolve(this.jobLifecycle.deletingJobs())
+  }
+
+  purgeJob(
+    jobId: string,
+    batch: number,
+  ): Promise<{ deleted: readonly { thingName: string; status: ExecutionStatus }[]; gone: boolean }> {
+    return this.commits.run(() => this.jobLifecycle.purge(jobId, batch))
   }
 
   listJobs(filter: JobFilter, page: PageRequest): Promise<Page<Job>> {
@@ -433,6 +454,10 @@ export class SqliteStore implements Store {
 
   getThingGroup(name: string): Promise<ThingGroup | undefined> {
     return Promise.resolve(this.groups.get(name))
+  }
+
+  getThingGroupById(thingGroupId: string): Promise<ThingGroup | undefined> {
+    return Promise.resolve(this.groups.byId(thingGroupId))
   }
 
   groupAncestors(name: string): Promise<readonly ThingGroup[]> {

@@ -85,6 +85,7 @@ export function prepare(db: Database.Database) {
     anyExecutionOfThing: db.prepare('SELECT 1 FROM job_executions WHERE thing_name = ? LIMIT 1'),
     // ---- thing groups ----
     group: db.prepare('SELECT * FROM thing_groups WHERE group_name = ?'),
+    groupById: db.prepare('SELECT * FROM thing_groups WHERE group_id = ?'),
     groupChildCount: db.prepare('SELECT count(*) AS n FROM thing_groups WHERE parent_name = ?'),
     groupAncestors: db.prepare(
       `WITH RECURSIVE up(name, parent, d) AS (

@@ -1,0 +1,105 @@
+/**
+ * UpdateJob, CancelJob and DeleteJob as pure decisions on the job record; the store applies the
+ * execution side set-based in the same transaction. [spec: jobs-control-plane#updatejob, #canceljob, #deletejob]
+ */
+import { ServiceError, invalidRequest, invalidTransition } from './errors.js'
+import type { Job, JobConfigurations } from './records.js'
+
+export type JobDecision =
+  | {
+      readonly kind: 'write'
+      readonly next: Job
+      /** Cancel the job's QUEUED executions, and IN_PROGRESS ones too when `force`. */
+      readonly cancelExecutions?: { readonly force: boolean }
+    }
+  | { readonly kind: 'reject'; readonly error: ServiceError }
+
+export interface JobFacts {
+  readonly job: Job
+  /** Jobs now in DELETION_IN_PROGRESS. */
+  readonly deleting: number
+}
+
+/** [open-question 25] UpdateJob is allowed while IN_PROGRESS or SCHEDULED; each member replaces. */
+export function decideUpdateJob(
+  job: Job,
+  changes: { readonly [K in keyof JobConfigurations]?: JobConfigurations[K] | undefined } & {
+    readonly description?: string | undefined
+  },
+  nowMs: number,
+): JobDecision {
+  if (job.status !== 'IN_PROGRESS' && job.status !== 'SCHEDULED') {
+    return {
+      kind: 'reject',
+      error: invalidRequest(
+        `Job ${job.jobId} is ${job.status}; only IN_PROGRESS or SCHEDULED jobs can be updated`,
+      ),
+    }
+  }
+  const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined))
+  return { kind: 'write', next: { ...job, ...given, lastUpdatedAtMs: nowMs } }
+}
+
+/** [spec: jobs-control-plane#canceljob] [open-question 26] */
+export function decideCancelJob(
+  job: Job,
+  req: { force: boolean; reasonCode?: string | undefined; comment?: string | undefined },
+  nowMs: number,
+): JobDecision {
+  const stamp = (next: Job): Job => ({
+    ...next,
+    ...(req.reasonCode === undefined ? {} : { reasonCode: req.reasonCode }),
+    ...(req.comment === undefined ? {} : { comment: req.comment }),
+    lastUpdatedAtMs: nowMs,
+  })
+  switch (job.status) {
+    case 'IN_PROGRESS':
+    case 'SCHEDULED':
+      return {
+        kind: 'write',
+        next: stamp({ ...job, status: 'CANCELED', forceCanceled: req.force }),
+        cancelExecutions: { force: req.force },
+      }
+    case 'CANCELED':
+      if (req.force && !job.forceCanceled) {
+        return {
+          kind: 'write',
+          next: stamp({ ...job, forceCanceled: true }),
+          cancelExecutions: { force: true },
+        }
+      }
+      return { kind: 'reject', error: invalidRequest(`Job ${job.jobId} is already canceled`) }
+    case 'COMPLETED':
+      return { kind: 'reject', error: invalidRequest(`Job ${job.jobId} is COMPLETED and cannot be canceled`) }
+    case 'DELETION_IN_PROGRESS':
+      return { kind: 'reject', error: invalidRequest(`Job ${job.jobId} is being deleted`) }
+  }
+}
+
+/** [spec: jobs-control-plane#deletejob] [open-question 27] */
+export function decideDeleteJob(
+  facts: JobFacts,
+  req: { force: boolean },
+  maxDeleting: number,
+  nowMs: number,
+): JobDecision {
+  const { job } = facts
+  if (job.status === 'DELETION_IN_PROGRESS')
+    return { kind: 'reject', error: invalidTransition(`Job ${job.jobId} is already being deleted`) }
+  if ((job.status === 'IN_PROGRESS' || job.status === 'SCHEDULED') && !req.force) {
+    return {
+      kind: 'reject',
+      error: invalidTransition(`Job ${job.jobId} is ${job.status}; set force=true to delete it`),
+    }
+  }
+  if (facts.deleting >= maxDeleting) {
+    return {
+      kind: 'reject',
+      error: new ServiceError(
+        'LimitExceededException',
+        `At most ${maxDeleting} jobs can be in DELETION_IN_PROGRESS at once`,
+      ),
+    }
+  }
+  return { kind: 'write', next: { ...job, status: 'DELETION_IN_PROGRESS', lastUpdatedAtMs: nowMs } }
+}

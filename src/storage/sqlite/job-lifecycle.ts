@@ -1,0 +1,116 @@
+/**
+ * Job-level writes in SQLite: UpdateJob, CancelJob (executions canceled set-based, counters kept) and
+ * DeleteJob (DELETION_IN_PROGRESS, then executions purged in batches, then the job record).
+ */
+import type Database from 'better-sqlite3'
+import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
+import type { Job } from '../../domain/records.js'
+import type { ExecutionStatus } from '../../domain/statuses.js'
+import type { CounterUpkeep } from './groups.js'
+import type { JobRow } from './rows.js'
+import { jobBody, jobFromRow } from './rows.js'
+
+export class JobLifecycle {
+  private readonly s: ReturnType<typeof prepareJobStatements>
+
+  constructor(
+    db: Database.Database,
+    private readonly counters: CounterUpkeep,
+  ) {
+    this.s = prepareJobStatements(db)
+  }
+
+  /** Runs inside a transaction. Undefined when the job does not exist. */
+  mutate(jobId: string, decide: (facts: JobFacts) => JobDecision): Job | undefined {
+    const row = this.s.job.get(jobId) as JobRow | undefined
+    if (row === undefined) return undefined
+    const job = jobFromRow(row)
+    const deleting = (this.s.deletingCount.get() as { n: number }).n
+    const decision = decide({ job, deleting })
+    if (decision.kind === 'reject') throw decision.error
+    const n = decision.next
+    this.s.updateJob.run({
+      jobId,
+      status: n.status,
+      forceCanceled: n.forceCanceled ? 1 : 0,
+      reasonCode: n.reasonCode ?? null,
+      comment: n.comment ?? null,
+      lastUpdatedAt: n.lastUpdatedAtMs,
+      completedAt: n.completedAtMs ?? null,
+      body: jobBody(n),
+    })
+    if (decision.cancelExecutions !== undefined)
+      this.cancelExecutions(jobId, decision.cancelExecutions.force, n.lastUpdatedAtMs)
+    return jobFromRow(this.s.job.get(jobId) as JobRow)
+  }
+
+  /** QUEUED (and with force IN_PROGRESS) executions → CANCELED, one statement per status. */
+  private cancelExecutions(jobId: string, force: boolean, nowMs: number): void {
+    const statuses: ExecutionStatus[] = force ? ['QUEUED', 'IN_PROGRESS'] : ['QUEUED']
+    for (const status of statuses) {
+      const changed = this.s.cancelByStatus.run({
+        jobId,
+        status,
+        nowMs,
+        forced: status === 'IN_PROGRESS' ? 1 : 0,
+      }).changes
+      this.counters.adjust(jobId, status, -changed)
+      this.counters.adjust(jobId, 'CANCELED', changed)
+    }
+  }
+
+  deletingJobs(): string[] {
+    return (this.s.deletingJobs.all() as { job_id: string }[]).map((r) => r.job_id)
+  }
+
+  /**
+   * Runs inside a transaction: deletes up to `batch` executions of a job being deleted; when none
+   * are left, deletes the job and its targets. Returns the executions deleted and whether the job is gone.
+   */
+  purge(
+    jobId: string,
+    batch: number,
+  ): { deleted: { thingName: string; status: ExecutionStatus }[]; gone: boolean } {
+    const row = this.s.job.get(jobId) as JobRow | undefined
+    if (row === undefined || row.status !== 'DELETION_IN_PROGRESS')
+      return { deleted: [], gone: row === undefined }
+    const deleted = (
+      this.s.purgeExecutions.all(jobId, batch) as { thing_name: string; status: ExecutionStatus }[]
+    ).map((r) => ({
+      thingName: r.thing_name,
+      status: r.status,
+    }))
+    for (const d of deleted) this.counters.adjust(jobId, d.status, -1)
+    if (deleted.length < batch) {
+      this.s.deleteTargets.run(jobId)
+      this.s.deleteJob.run(jobId)
+      return { deleted, gone: true }
+    }
+    return { deleted, gone: false }
+  }
+}
+
+function prepareJobStatements(db: Database.Database) {
+  return {
+    job: db.prepare('SELECT * FROM jobs WHERE job_id = ?'),
+    deletingCount: db.prepare(`SELECT count(*) AS n FROM jobs WHERE status = 'DELETION_IN_PROGRESS'`),
+    deletingJobs: db.prepare(`SELECT job_id FROM jobs WHERE status = 'DELETION_IN_PROGRESS' ORDER BY seq`),
+    updateJob: db.prepare(
+      `UPDATE jobs SET status = @status, force_canceled = @forceCanceled, reason_code = @reasonCode, comment = @comment,
+         last_updated_at = @lastUpdatedAt, completed_at = @completedAt, body = @body
+       WHERE job_id = @jobId`,
+    ),
+    cancelByStatus: db.prepare(
+      `UPDATE job_executions SET status = 'CANCELED', version_number = version_number + 1, last_updated_at = @nowMs,
+         force_canceled = CASE WHEN @forced = 1 THEN 1 ELSE force_canceled END,
+         in_progress_deadline = NULL, step_deadline = NULL
+       WHERE job_id = @jobId AND status = @status`,
+    ),
+    purgeExecutions: db.prepare(
+      `DELETE FROM job_executions WHERE seq IN (SELECT seq FROM job_executions WHERE job_id = ? ORDER BY seq LIMIT ?)
+       RETURNING thing_name, status`,
+    ),
+    deleteTargets: db.prepare('DELETE FROM job_targets WHERE job_id = ?'),
+    deleteJob: db.prepare('DELETE FROM jobs WHERE job_id = ?'),
+  }
+}
