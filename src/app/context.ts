@@ -18,6 +18,8 @@ export interface AppSettings {
   readonly terminalStateOnDescribe: boolean
   /** Thing-group hierarchy and membership limits. [spec: things#hierarchy-rules] */
   readonly groups: GroupLimits
+  /** [open-question 34] accept documentParameters with custom templates (AWS: managed templates only). */
+  readonly allowDocumentParametersWithCustomTemplates: boolean
   /** [spec: limits#4] jobs in DELETION_IN_PROGRESS at once */
   readonly maxJobsBeingDeleted: number
 }
@@ -30,6 +32,7 @@ export const DEFAULT_SETTINGS: AppSettings = {
   terminalStateOnDescribe: false,
   groups: DEFAULT_GROUP_LIMITS,
   maxJobsBeingDeleted: 10,
+  allowDocumentParametersWithCustomTemplates: true,
 }
 
 /** Everything a use case may touch. */

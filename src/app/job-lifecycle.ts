@@ -9,10 +9,16 @@ import {
   checkRolloutConfig,
   checkTimeoutConfig,
 } from '../domain/job-config.js'
-import { decideCancelJob, decideDeleteJob, decideUpdateJob } from '../domain/job-lifecycle.js'
+import {
+  decideAssociateTargets,
+  decideCancelJob,
+  decideDeleteJob,
+  decideUpdateJob,
+} from '../domain/job-lifecycle.js'
+import { MissingTargets } from '../ports/store.js'
 import type { JsonObject } from '../domain/records.js'
 import type { AppContext } from './context.js'
-import { checkNamespace } from './jobs.js'
+import { checkNamespace, parseTargets } from './jobs.js'
 
 export async function updateJob(
   ctx: AppContext,
@@ -80,4 +86,46 @@ export async function deleteJob(
   })
   if (job === undefined) throw notFound(`Job ${input.jobId} not found`)
   ctx.wake('jobDeletion')
+}
+
+/**
+ * AssociateTargetsWithJob: adds thing or thing-group targets to an IN_PROGRESS CONTINUOUS job; the
+ * things they reach that have no execution of the job get one at once.
+ */
+export async function associateTargetsWithJob(
+  ctx: AppContext,
+  input: {
+    jobId: string
+    targets: readonly string[]
+    comment?: string | undefined
+    namespaceId?: string | undefined
+  },
+): Promise<{ jobArn: string; jobId: string; description?: string }> {
+  const parsed = parseTargets(ctx, input.targets)
+  const nowMs = ctx.clock.nowMs()
+  let outcome
+  try {
+    outcome = await ctx.store.associateTargets(
+      input.jobId,
+      { ...parsed, arns: [...new Set(input.targets)] },
+      ({ job }) => {
+        checkNamespace(job, input.namespaceId)
+        return decideAssociateTargets(job, input, ctx.settings.maxTargetsPerJob, nowMs)
+      },
+    )
+  } catch (error) {
+    if (error instanceof MissingTargets) {
+      throw notFound(
+        `${error.kind === 'thing' ? 'Thing' : 'Thing group'} ${error.names.join(', ')} not found`,
+      )
+    }
+    throw error
+  }
+  if (outcome.kind === 'noJob') throw notFound(`Job ${input.jobId} not found`)
+  const job = outcome.job
+  return {
+    jobArn: jobArn(ctx.scope, job.jobId),
+    jobId: job.jobId,
+    ...(job.description === undefined ? {} : { description: job.description }),
+  }
 }

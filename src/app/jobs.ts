@@ -18,6 +18,9 @@ import type { Job, JsonObject } from '../domain/records.js'
 import { zeroCounts } from '../domain/records.js'
 import type { JobStatus, TargetSelection } from '../domain/statuses.js'
 import type { AppContext } from './context.js'
+import { templateOf } from './templates.js'
+import type { JobTemplate } from '../domain/templates.js'
+import { substituteParameters } from '../domain/templates.js'
 import { nextToken, pageRequest } from './pagination.js'
 
 export interface CreateJobInput {
@@ -74,48 +77,56 @@ export async function createJob(
     // [open-question 65]
     throw invalidRequest(`targets may name at most ${ctx.settings.maxTargetsPerJob} things or thing groups`)
   }
-  const thingNames: string[] = []
-  const groupNames: string[] = []
-  for (const [i, arn] of targets.entries()) {
-    const target = parseTargetArn(ctx.scope, arn)
-    if (target === undefined) {
-      throw invalidRequest(`targets[${i}] is not a thing or thing-group ARN of this service: ${arn}`)
-    }
-    if (target.kind === 'thinggroup') groupNames.push(target.thingGroupName)
-    else thingNames.push(target.thingName)
-  }
+  const { thingNames, groupNames } = parseTargets(ctx, targets)
   // 3.–6. document source, template, parameters
+  let template: JobTemplate | undefined
+  let document: string
+  let rawDocument: string | undefined
   if (input.jobTemplateArn !== undefined) {
     if (input.document !== undefined || input.documentSource !== undefined) {
       // [open-question 20]
       throw invalidRequest('document and documentSource cannot be given with jobTemplateArn')
     }
-    throw notFound(`Job template ${input.jobTemplateArn} not found`)
+    template = await templateOf(ctx, input.jobTemplateArn)
+    if (template.document === undefined)
+      throw invalidRequest(`Job template ${template.jobTemplateId} has no document`)
+    if (input.documentParameters !== undefined && !ctx.settings.allowDocumentParametersWithCustomTemplates) {
+      // [open-question 34] AWS accepts documentParameters only with its managed templates.
+      throw invalidRequest('documentParameters can only be used with AWS managed templates')
+    }
+    rawDocument = template.document
+    document = substituteParameters(template.document, input.documentParameters ?? {})
+  } else {
+    if (input.documentParameters !== undefined) {
+      throw invalidRequest('documentParameters can only be given with jobTemplateArn')
+    }
+    if ((input.document === undefined) === (input.documentSource === undefined)) {
+      throw invalidRequest('exactly one of document and documentSource is required')
+    }
+    if (input.documentSource !== undefined) {
+      throw invalidRequest(
+        'documentSource is not supported: no document fetcher is configured; pass document instead',
+      )
+    }
+    document = input.document ?? ''
+    checkDocument(document)
   }
-  if (input.documentParameters !== undefined) {
-    throw invalidRequest('documentParameters can only be given with jobTemplateArn')
-  }
-  if ((input.document === undefined) === (input.documentSource === undefined)) {
-    throw invalidRequest('exactly one of document and documentSource is required')
-  }
-  if (input.documentSource !== undefined) {
-    throw invalidRequest(
-      'documentSource is not supported: no document fetcher is configured; pass document instead',
-    )
-  }
-  const document = input.document ?? ''
-  checkDocument(document)
 
   const status: JobStatus = startMs !== undefined && startMs > nowMs ? 'SCHEDULED' : 'IN_PROGRESS'
   const job: Job = {
     ...defined({
       namespaceId: input.namespaceId,
-      description: input.description,
-      presignedUrlConfig: input.presignedUrlConfig,
-      jobExecutionsRolloutConfig: input.jobExecutionsRolloutConfig,
-      abortConfig: input.abortConfig,
-      timeoutConfig: input.timeoutConfig,
-      jobExecutionsRetryConfig: input.jobExecutionsRetryConfig,
+      // [open-question 21] the request's description, else the template's
+      description: input.description ?? template?.description,
+      // A template's configurations apply unless the request gives its own.
+      presignedUrlConfig: input.presignedUrlConfig ?? template?.presignedUrlConfig,
+      jobExecutionsRolloutConfig: input.jobExecutionsRolloutConfig ?? template?.jobExecutionsRolloutConfig,
+      abortConfig: input.abortConfig ?? template?.abortConfig,
+      timeoutConfig: input.timeoutConfig ?? template?.timeoutConfig,
+      jobExecutionsRetryConfig: input.jobExecutionsRetryConfig ?? template?.jobExecutionsRetryConfig,
+      jobTemplateArn: input.jobTemplateArn,
+      documentParameters: input.documentParameters,
+      rawDocument,
       schedulingConfig: input.schedulingConfig,
       tags: input.tags,
       destinationPackageVersions: input.destinationPackageVersions,
@@ -145,8 +156,26 @@ export async function createJob(
         resourceArn: arn,
       })
     case 'created':
-      return { jobArn: arn, jobId: input.jobId, ...defined({ description: input.description }) }
+      return { jobArn: arn, jobId: input.jobId, ...defined({ description: outcome.job.description }) }
   }
+}
+
+/** Splits target ARNs into thing and group names; a malformed one is InvalidRequestException. */
+export function parseTargets(
+  ctx: AppContext,
+  arns: readonly string[],
+): { thingNames: string[]; groupNames: string[] } {
+  const thingNames: string[] = []
+  const groupNames: string[] = []
+  for (const [i, arn] of arns.entries()) {
+    const target = parseTargetArn(ctx.scope, arn)
+    if (target === undefined) {
+      throw invalidRequest(`targets[${i}] is not a thing or thing-group ARN of this service: ${arn}`)
+    }
+    if (target.kind === 'thinggroup') groupNames.push(target.thingGroupName)
+    else thingNames.push(target.thingName)
+  }
+  return { thingNames, groupNames }
 }
 
 export async function requireJob(ctx: AppContext, jobId: string): Promise<Job> {
@@ -163,9 +192,9 @@ export async function getJobDocument(
   ctx: AppContext,
   input: { jobId: string; beforeSubstitution?: boolean | undefined },
 ): Promise<{ document: string }> {
-  // Without templates there is no substitution, so both forms are the stored document.
   const job = await requireJob(ctx, input.jobId)
-  return { document: job.document }
+  // [spec: jobs-control-plane#getjobdocument] the template's text before ${aws:iot:parameter:…} substitution
+  return { document: input.beforeSubstitution === true ? (job.rawDocument ?? job.document) : job.document }
 }
 
 export async function listJobs(

@@ -103,3 +103,39 @@ export function decideDeleteJob(
   }
   return { kind: 'write', next: { ...job, status: 'DELETION_IN_PROGRESS', lastUpdatedAtMs: nowMs } }
 }
+
+/** [spec: jobs-control-plane#associatetargetswithjob] [open-question 29] */
+export function decideAssociateTargets(
+  job: Job,
+  req: { targets: readonly string[]; comment?: string | undefined },
+  maxTargets: number,
+  nowMs: number,
+): JobDecision {
+  if (job.targetSelection !== 'CONTINUOUS' || job.status !== 'IN_PROGRESS') {
+    return {
+      kind: 'reject',
+      error: invalidRequest(
+        `Job ${job.jobId} is ${job.targetSelection} and ${job.status}; targets can be added only to IN_PROGRESS CONTINUOUS jobs`,
+      ),
+    }
+  }
+  const targets = [...new Set([...job.targets, ...req.targets])]
+  if (targets.length > maxTargets) {
+    return {
+      kind: 'reject',
+      error: new ServiceError(
+        'LimitExceededException',
+        `A job may have at most ${maxTargets} targets; this would make ${targets.length}`,
+      ),
+    }
+  }
+  return {
+    kind: 'write',
+    next: {
+      ...job,
+      targets,
+      ...(req.comment === undefined ? {} : { comment: req.comment }),
+      lastUpdatedAtMs: nowMs,
+    },
+  }
+}

@@ -48,6 +48,8 @@ export interface Job extends JobConfigurations {
   /** The document devices get (after template substitution). */
   readonly document: string
   readonly documentSource?: string
+  /** The template's document before parameter substitution (GetJobDocument beforeSubstitution). */
+  readonly rawDocument?: string
   readonly jobTemplateArn?: string
   readonly documentParameters?: Readonly<Record<string, string>>
   readonly tags?: readonly JsonObject[]

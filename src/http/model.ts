@@ -105,6 +105,10 @@ const NEWER_MEMBERS: Record<string, Record<string, { member: ShapeRef; shape?: S
     },
   },
   SchedulingConfig: { maintenanceWindows: { member: { shape: 'MaintenanceWindows' } } },
+  CreateJobTemplateRequest: {
+    maintenanceWindows: { member: { shape: 'MaintenanceWindows' } },
+    destinationPackageVersions: { member: { shape: 'DestinationPackageVersions' } },
+  },
 }
 const NEWER_SHAPES: Record<string, Shape> = {
   DestinationPackageVersions: { type: 'list', member: { shape: 'PackageVersionArn' }, min: 1 },

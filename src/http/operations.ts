@@ -6,6 +6,7 @@ import * as device from '../app/device.js'
 import * as executions from '../app/executions.js'
 import * as lifecycle from '../app/job-lifecycle.js'
 import * as jobs from '../app/jobs.js'
+import * as templates from '../app/templates.js'
 import * as groups from '../app/thing-groups.js'
 import * as things from '../app/things.js'
 import type { AppContext } from '../app/context.js'
@@ -115,9 +116,28 @@ export const CONTROL_PLANE: Record<string, OperationHandler> = {
     resourceId: (input) => String(input['jobId']),
   },
   CancelJob: { run: (ctx, input) => lifecycle.cancelJob(ctx, as(input)) },
+  AssociateTargetsWithJob: { run: (ctx, input) => lifecycle.associateTargetsWithJob(ctx, as(input)) },
   DeleteJob: {
     run: async (ctx, input) => (await lifecycle.deleteJob(ctx, as(input)), {}),
     resourceId: (input) => String(input['jobId']),
+  },
+  CreateJobTemplate: { run: (ctx, input) => templates.createJobTemplate(ctx, as(input)) },
+  DescribeJobTemplate: {
+    run: async (ctx, input) =>
+      present.jobTemplate(ctx.scope, await templates.describeJobTemplate(ctx, as(input))),
+  },
+  ListJobTemplates: {
+    run: async (ctx, input) => {
+      const r = await templates.listJobTemplates(ctx, as(input))
+      return {
+        jobTemplates: r.templates.map((t) => present.jobTemplateSummary(ctx.scope, t)),
+        ...opt(r.nextToken),
+      }
+    },
+  },
+  DeleteJobTemplate: {
+    run: async (ctx, input) => (await templates.deleteJobTemplate(ctx, as(input)), {}),
+    resourceId: (input) => String(input['jobTemplateId']),
   },
   CancelJobExecution: {
     run: async (ctx, input) => (await executions.cancelJobExecution(ctx, as(input)), {}),

@@ -3,7 +3,8 @@
  * fraction; data-plane ones are integer epoch seconds. [spec: wire-protocol#4-timestamps]
  */
 import type { ArnScope } from '../domain/arns.js'
-import { jobArn, thingArn, thingGroupArn } from '../domain/arns.js'
+import { jobArn, jobTemplateArn, thingArn, thingGroupArn } from '../domain/arns.js'
+import type { JobTemplate } from '../domain/templates.js'
 import type { ThingGroup } from '../domain/thing-groups.js'
 import type { Execution, Job, Thing } from '../domain/records.js'
 import { approximateSecondsBeforeTimedOut } from '../domain/records.js'
@@ -174,5 +175,32 @@ export function thingGroupDescription(
         : { rootToParentThingGroups: ancestors.map((a) => groupNameAndArn(scope, a)) }),
       creationDate: cpTime(g.createdAtMs),
     },
+  }
+}
+
+export function jobTemplate(scope: ArnScope, t: JobTemplate): object {
+  return {
+    jobTemplateArn: jobTemplateArn(scope, t.jobTemplateId),
+    jobTemplateId: t.jobTemplateId,
+    description: t.description,
+    ...opt('documentSource', t.documentSource),
+    ...opt('document', t.document),
+    createdAt: cpTime(t.createdAtMs),
+    ...opt('presignedUrlConfig', t.presignedUrlConfig),
+    ...opt('jobExecutionsRolloutConfig', t.jobExecutionsRolloutConfig),
+    ...opt('abortConfig', t.abortConfig),
+    ...opt('timeoutConfig', t.timeoutConfig),
+    ...opt('jobExecutionsRetryConfig', t.jobExecutionsRetryConfig),
+    ...opt('maintenanceWindows', t.maintenanceWindows),
+    ...opt('destinationPackageVersions', t.destinationPackageVersions),
+  }
+}
+
+export function jobTemplateSummary(scope: ArnScope, t: JobTemplate): object {
+  return {
+    jobTemplateArn: jobTemplateArn(scope, t.jobTemplateId),
+    jobTemplateId: t.jobTemplateId,
+    description: t.description,
+    createdAt: cpTime(t.createdAtMs),
   }
 }

@@ -12,6 +12,7 @@ import type { Execution, ExecutionDecision, ExecutionWithJob, Job, Thing } from 
 import type { ExecutionStatus, JobStatus, TargetSelection } from '../domain/statuses.js'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../domain/thing-groups.js'
 import type { JobDecision, JobFacts } from '../domain/job-lifecycle.js'
+import type { JobTemplate } from '../domain/templates.js'
 
 export type ThingDecision<R> =
   | { readonly kind: 'write'; readonly next: Thing; readonly result: R }
@@ -78,6 +79,18 @@ export interface JobTargets {
   readonly groupNames: readonly string[]
 }
 
+export type AssociateOutcome = { readonly kind: 'associated'; readonly job: Job } | { readonly kind: 'noJob' }
+
+/** Thrown by associateTargets when a target does not exist; nothing was written. */
+export class MissingTargets extends Error {
+  constructor(
+    readonly kind: 'thing' | 'group',
+    readonly names: readonly string[],
+  ) {
+    super(`missing ${kind}s: ${names.join(', ')}`)
+  }
+}
+
 export interface GroupFilter {
   readonly parentGroup?: string | undefined
   readonly recursive?: boolean | undefined
@@ -124,6 +137,16 @@ export interface Store {
    * counters, in the same transaction. Undefined when there is no such job.
    */
   mutateJob(jobId: string, decide: (facts: JobFacts) => JobDecision): Promise<Job | undefined>
+  /**
+   * AssociateTargetsWithJob: `decide` accepts or rejects the job change (the new targets and comment);
+   * then every target must exist (else MissingTargets is thrown and nothing is written), the targets are
+   * added, and every thing they reach that has no execution of the job gets a QUEUED one.
+   */
+  associateTargets(
+    jobId: string,
+    targets: JobTargets & { arns: readonly string[] },
+    decide: (facts: JobFacts) => JobDecision,
+  ): Promise<AssociateOutcome>
   /** Jobs in DELETION_IN_PROGRESS, oldest first. */
   jobsBeingDeleted(): Promise<readonly string[]>
   /**
@@ -173,6 +196,14 @@ export interface Store {
   ): Promise<Page<Execution>>
   /** Whether any execution record names this thing (ListJobExecutionsForThing of a deleted thing). */
   hasExecutionsForThing(thingName: string): Promise<boolean>
+
+  getJobTemplate(jobTemplateId: string): Promise<JobTemplate | undefined>
+  /** Stores a new template; false (nothing written) when the id is taken. */
+  createJobTemplate(template: JobTemplate): Promise<boolean>
+  /** False when there was no such template. */
+  deleteJobTemplate(jobTemplateId: string): Promise<boolean>
+  /** Templates in creation order. */
+  listJobTemplates(page: PageRequest): Promise<Page<JobTemplate>>
 
   getThingGroup(name: string): Promise<ThingGroup | undefined>
   getThingGroupById(thingGroupId: string): Promise<ThingGroup | undefined>

@@ -8,6 +8,7 @@ import type { Job } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { CounterUpkeep } from './groups.js'
 import type { JobRow } from './rows.js'
+import type { Statements } from './statements.js'
 import { jobBody, jobFromRow } from './rows.js'
 
 export class JobLifecycle {
@@ -16,6 +17,7 @@ export class JobLifecycle {
   constructor(
     db: Database.Database,
     private readonly counters: CounterUpkeep,
+    private readonly shared: Statements,
   ) {
     this.s = prepareJobStatements(db)
   }
@@ -59,6 +61,35 @@ export class JobLifecycle {
     }
   }
 
+  /**
+   * Runs inside a transaction: adds targets to a job after `decide` accepts, and queues an execution
+   * for every thing they reach that has no execution of the job yet. [spec: jobs-control-plane#associatetargetswithjob]
+   */
+  associate(
+    jobId: string,
+    targets: { thingNames: readonly string[]; groupNames: readonly string[]; arns: readonly string[] },
+    decide: (facts: JobFacts) => JobDecision,
+  ): { job: Job; missing?: { kind: 'thing' | 'group'; names: string[] } } | undefined {
+    const things = JSON.stringify([...new Set(targets.thingNames)].sort())
+    const groups = JSON.stringify([...new Set(targets.groupNames)].sort())
+    const job = this.mutate(jobId, decide)
+    if (job === undefined) return undefined
+    const missingThings = (this.shared.missingThings.all(things) as { value: string }[]).map((r) => r.value)
+    if (missingThings.length > 0) return { job, missing: { kind: 'thing', names: missingThings } }
+    const missingGroups = (this.shared.missingGroups.all(groups) as { value: string }[]).map((r) => r.value)
+    if (missingGroups.length > 0) return { job, missing: { kind: 'group', names: missingGroups } }
+    for (const arn of targets.arns) insertTarget(this.shared, jobId, arn)
+    const created = this.shared.insertExecutions.run({
+      jobId,
+      namespaceId: job.namespaceId ?? '',
+      nowMs: job.lastUpdatedAtMs,
+      things,
+      groups,
+    }).changes
+    this.counters.adjust(jobId, 'QUEUED', created)
+    return { job }
+  }
+
   deletingJobs(): string[] {
     return (this.s.deletingJobs.all() as { job_id: string }[]).map((r) => r.job_id)
   }
@@ -88,6 +119,13 @@ export class JobLifecycle {
     }
     return { deleted, gone: false }
   }
+}
+
+/** One row of job_targets, with the kind and name parsed from the ARN. */
+export function insertTarget(s: Statements, jobId: string, arn: string): void {
+  const slash = arn.lastIndexOf('/')
+  const kind = arn.slice(arn.lastIndexOf(':', slash) + 1, slash)
+  s.insertTarget.run(jobId, arn, kind, arn.slice(slash + 1))
 }
 
 function prepareJobStatements(db: Database.Database) {

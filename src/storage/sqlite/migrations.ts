@@ -107,4 +107,16 @@ export const MIGRATIONS: readonly {
       CREATE INDEX job_targets_by_name ON job_targets (target_kind, target_name, job_id);
     `,
   },
+  {
+    version: 3,
+    name: 'job templates',
+    sql: `
+      CREATE TABLE job_templates (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        template_id  TEXT NOT NULL UNIQUE,
+        created_at   INTEGER NOT NULL,
+        body         TEXT NOT NULL
+      );
+    `,
+  },
 ]

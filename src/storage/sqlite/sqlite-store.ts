@@ -14,7 +14,10 @@ import { zeroCounts } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
 import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
+import type { JobTemplate } from '../../domain/templates.js'
+import { MissingTargets } from '../../ports/store.js'
 import type {
+  AssociateOutcome,
   CreateJobOutcome,
   GroupFilter,
   JobTargets,
@@ -34,7 +37,8 @@ import type {
 import { Checkpointer } from './checkpointer.js'
 import { GroupCommitter } from './group-commit.js'
 import { GroupTables } from './groups.js'
-import { JobLifecycle } from './job-lifecycle.js'
+import { JobLifecycle, insertTarget } from './job-lifecycle.js'
+import { TemplateTable } from './templates.js'
 import { MIGRATIONS } from './migrations.js'
 import type { Statements } from './statements.js'
 import { prepare } from './statements.js'
@@ -56,6 +60,7 @@ export class SqliteStore implements Store {
   private readonly s: Statements
   private readonly groups: GroupTables
   private readonly jobLifecycle: JobLifecycle
+  private readonly templates: TemplateTable
   private readonly countStatements = new Map<string, Statement>()
 
   constructor(options: SqliteStoreOptions) {
@@ -81,7 +86,8 @@ export class SqliteStore implements Store {
         this.adjustCount(jobId, status, delta),
     }
     this.groups = new GroupTables(this.db, this.s, counters)
-    this.jobLifecycle = new JobLifecycle(this.db, counters)
+    this.jobLifecycle = new JobLifecycle(this.db, counters, this.s)
+    this.templates = new TemplateTable(this.db)
   }
 
   // ---- things ----
@@ -197,11 +203,7 @@ export class SqliteStore implements Store {
         job.document,
         jobBody(job),
       )
-      for (const arn of new Set(job.targets)) {
-        const slash = arn.lastIndexOf('/')
-        const kind = arn.slice(arn.lastIndexOf(':', slash) + 1, slash)
-        this.s.insertTarget.run(job.jobId, arn, kind, arn.slice(slash + 1))
-      }
+      for (const arn of new Set(job.targets)) insertTarget(this.s, job.jobId, arn)
       let created = 0
       if (job.status === 'IN_PROGRESS') {
         created = this.s.insertExecutions.run({
@@ -223,6 +225,22 @@ export class SqliteStore implements Store {
 
   mutateJob(jobId: string, decide: (facts: JobFacts) => JobDecision): Promise<Job | undefined> {
     return this.commits.run(() => this.jobLifecycle.mutate(jobId, decide))
+  }
+
+  associateTargets(
+    jobId: string,
+    targets: JobTargets & { arns: readonly string[] },
+    decide: (facts: JobFacts) => JobDecision,
+  ): Promise<AssociateOutcome> {
+    return this.commits.run((): AssociateOutcome => {
+      const result = this.jobLifecycle.associate(jobId, targets, decide)
+      if (result === undefined) return { kind: 'noJob' }
+      if (result.missing !== undefined) {
+        // Roll back the job write of this operation: the savepoint of the group commit does it on throw.
+        throw new MissingTargets(result.missing.kind, result.missing.names)
+      }
+      return { kind: 'associated', job: result.job }
+    })
   }
 
   jobsBeingDeleted(): Promise<readonly string[]> {
@@ -448,6 +466,24 @@ export class SqliteStore implements Store {
 
   hasExecutionsForThing(thingName: string): Promise<boolean> {
     return Promise.resolve(this.s.anyExecutionOfThing.get(thingName) !== undefined)
+  }
+
+  // ---- job templates ----
+
+  getJobTemplate(id: string): Promise<JobTemplate | undefined> {
+    return Promise.resolve(this.templates.get(id))
+  }
+
+  createJobTemplate(template: JobTemplate): Promise<boolean> {
+    return this.commits.run(() => this.templates.insert(template))
+  }
+
+  deleteJobTemplate(id: string): Promise<boolean> {
+    return this.commits.run(() => this.templates.delete(id))
+  }
+
+  listJobTemplates(page: PageRequest): Promise<Page<JobTemplate>> {
+    return Promise.resolve(this.templates.list(page))
   }
 
   // ---- thing groups ----

@@ -51,7 +51,9 @@ export function prepare(db: Database.Database) {
          COALESCE((SELECT max(e.execution_number) FROM job_executions e
                    WHERE e.job_id = @jobId AND e.thing_name = t.name), 0) + 1,
          'QUEUED', @namespaceId, @nowMs, @nowMs, 1
-       FROM targets t ORDER BY t.name`,
+       FROM targets t
+       WHERE NOT EXISTS (SELECT 1 FROM job_executions x WHERE x.job_id = @jobId AND x.thing_name = t.name)
+       ORDER BY t.name`,
     ),
     missingGroups: db.prepare(
       'SELECT value FROM json_each(?) WHERE value NOT IN (SELECT group_name FROM thing_groups) ORDER BY value',
