@@ -57,7 +57,7 @@ describe('fleetjobs serve', () => {
       urls.every((u) => u !== undefined),
       out.join('\n'),
     )
-    const [cp, dp] = urls as string[]
+    const [cp, dp] = urls
     const created = await fetch(`${cp}/things/cli-thing`, { method: 'POST', body: '{}' })
     assert.equal(created.status, 200)
     const pending = await fetch(`${dp}/things/cli-thing/jobs`)
