@@ -61,6 +61,7 @@ export default tseslint.config(
   boundary('app', ['storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
   boundary('storage', ['app', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
   boundary('http', ['storage', 'mqtt', 'schedulers', 'cli', 'server']),
+  boundary('aws-model', ['ports', 'app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
   boundary('mqtt', ['storage', 'http', 'schedulers', 'cli', 'server']),
   boundary('schedulers', ['storage', 'http', 'mqtt', 'cli', 'server']),
   {

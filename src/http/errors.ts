@@ -3,7 +3,7 @@
  * error shapes. [spec: wire-protocol#5-errors]
  */
 import type { ErrorCode } from '../domain/errors.js'
-import type { Plane } from './model.js'
+import type { Plane } from '../aws-model/model.js'
 
 /** Errors the models do not define, with the statuses this service gives them. [spec: wire-protocol#5.5, #7] */
 const UNMODELED_STATUS: Partial<Record<ErrorCode, number>> = {

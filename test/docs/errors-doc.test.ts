@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { describe, it } from 'node:test'
 import type { ErrorCode } from '../../src/domain/errors.js'
 import { ENVELOPE_CODES, errorStatus } from '../../src/http/errors.js'
-import { loadModels } from '../../src/http/model.js'
+import { loadModels } from '../../src/aws-model/model.js'
 import { CONTROL_PLANE, DATA_PLANE } from '../../src/http/operations.js'
 
 const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')

@@ -96,10 +96,13 @@ export class GroupTables {
         return decision.result
       }
       case 'delete': {
-        const members = (this.s.membersOfGroup.all(name) as { thing_name: string }[]).map((r) => r.thing_name)
+        const members = (this.s.membersOfGroup.all(name) as { thing_name: string }[]).map((r) => ({
+          thing: r.thing_name,
+          before: this.reaching(r.thing_name),
+        }))
         this.s.deleteMembersOfGroup.run(name)
         this.s.deleteGroup.run(name)
-        for (const thing of members) this.applyMembershipEffects(thing, decision.atMs)
+        for (const m of members) this.applyMembershipEffects(m.thing, m.before, decision.atMs)
         return decision.result
       }
     }
@@ -157,26 +160,35 @@ export class GroupTables {
     )
     if (decision.kind === 'reject') throw decision.error
     if (decision.add.length === 0 && decision.remove.length === 0) return
+    const before = this.reaching(thingName)
     for (const group of decision.remove) this.s.removeMember.run(group, thingName)
     for (const group of decision.add) this.s.addMember.run(group, thingName)
-    this.applyMembershipEffects(thingName, nowMs)
+    this.applyMembershipEffects(thingName, before, nowMs)
+  }
+
+  /** The IN_PROGRESS CONTINUOUS jobs whose targets reach the thing now. */
+  private reaching(thingName: string): Set<string> {
+    return new Set(
+      (this.s.reachingContinuousJobs.all({ thing: thingName }) as { job_id: string }[]).map((r) => r.job_id),
+    )
   }
 
   /**
-   * The CONTINUOUS rule for one thing, after its memberships changed: reachable and not pending →
-   * a new QUEUED execution (next executionNumber); QUEUED but no longer reachable → REMOVED.
-   * [spec: state-machines#7] An IN_PROGRESS execution keeps running [open-question 51].
+   * The CONTINUOUS rule for one thing, after its memberships changed. A job that reaches it now and
+   * did not before: a new QUEUED execution (next executionNumber) unless one is pending; a thing that
+   * was reachable all along is not new and gets nothing. A job that reached it before and does not
+   * now: its QUEUED execution becomes REMOVED; an IN_PROGRESS one keeps running [open-question 51].
+   * [spec: state-machines#7]
    */
-  applyMembershipEffects(thingName: string, nowMs: number): void {
-    const reaching = new Set(
-      (this.s.reachingContinuousJobs.all({ thing: thingName }) as { job_id: string }[]).map((r) => r.job_id),
-    )
-    for (const jobId of reaching) {
+  applyMembershipEffects(thingName: string, before: ReadonlySet<string>, nowMs: number): void {
+    const after = this.reaching(thingName)
+    for (const jobId of after) {
+      if (before.has(jobId)) continue
       const inserted = this.s.queueIfNotPending.run({ jobId, thing: thingName, nowMs }).changes
       this.counters.adjust(jobId, 'QUEUED', inserted)
     }
-    for (const { job_id: jobId } of this.s.queuedOfContinuousJobs.all(thingName) as { job_id: string }[]) {
-      if (reaching.has(jobId)) continue
+    for (const jobId of before) {
+      if (after.has(jobId)) continue
       const removed = this.s.removeQueued.run(nowMs, jobId, thingName).changes
       this.counters.adjust(jobId, 'QUEUED', -removed)
       this.counters.adjust(jobId, 'REMOVED', removed)

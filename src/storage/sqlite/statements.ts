@@ -133,10 +133,6 @@ export function prepare(db: Database.Database) {
          SELECT 1 FROM job_executions p WHERE p.job_id = j.job_id AND p.thing_name = @thing
            AND p.status IN ('QUEUED', 'IN_PROGRESS'))`,
     ),
-    queuedOfContinuousJobs: db.prepare(
-      `SELECT e.job_id FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
-       WHERE e.thing_name = ? AND e.status = 'QUEUED' AND j.status = 'IN_PROGRESS' AND j.target_selection = 'CONTINUOUS'`,
-    ),
     removeQueued: db.prepare(
       `UPDATE job_executions SET status = 'REMOVED', version_number = version_number + 1, last_updated_at = ?
        WHERE job_id = ? AND thing_name = ? AND status = 'QUEUED'`,
