@@ -13,7 +13,9 @@ import { DEFAULT_SETTINGS } from './app/context.js'
 import type { Clock } from './ports/clock.js'
 import { systemClock } from './ports/clock.js'
 import type { ResponseStyle } from './http/server.js'
-import { DATA_PLANE_PREFIX, createRequestHandlers } from './http/server.js'
+import { DATA_PLANE_PREFIX, createRequestHandlers, loadServedModels } from './http/server.js'
+import { EmbeddedBroker, MQTT_WEBSOCKET_PATH } from './mqtt/embedded-broker.js'
+import { DeviceMqttService } from './mqtt/service.js'
 import type { RateLimit } from './http/throttle.js'
 import { JobDeletionWorker } from './schedulers/job-deletion.js'
 import { SqliteStore } from './storage/sqlite/sqlite-store.js'
@@ -32,6 +34,20 @@ export interface ServerConfig {
   readonly settings?: Partial<AppSettings> | undefined
   readonly clock?: Clock | undefined
   readonly logger?: Logger | undefined
+  /** The embedded MQTT broker; undefined turns MQTT off. */
+  readonly mqtt?: MqttConfig | undefined
+}
+
+export interface MqttConfig {
+  /** Port of the embedded broker; 0 picks a free one. */
+  readonly port: number
+  /**
+   * When the port was not chosen by the user and is taken (1883 usually is, by another broker), listen on
+   * a free port instead and say so, rather than refusing to start.
+   */
+  readonly fallbackToFreePort?: boolean
+  /** Serve the namespaced get/start-next topics [open-question 47]. */
+  readonly namespacedListTopics?: boolean
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -49,7 +65,13 @@ export interface RunningServer {
   readonly url: string
   /** Data-plane URL on its own listener, or the prefixed URL when that listener is off. */
   readonly dataPlaneUrl: string
+  /** The embedded broker's TCP URL, when MQTT is on. */
+  readonly mqttUrl?: string
+  /** MQTT over WebSocket on the main port, when MQTT is on. */
+  readonly mqttWebSocketUrl?: string
   readonly context: AppContext
+  /** Things the operator should know about the start (a default port that was taken, …). */
+  readonly notices: readonly string[]
   /** Background workers, exposed so tests can wait for them. */
   readonly workers: { readonly jobDeletion: JobDeletionWorker }
   close(): Promise<void>
@@ -78,12 +100,14 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     settings: { ...DEFAULT_SETTINGS, ...config.settings },
     wake: () => jobDeletion.wake(),
   }
-  const handlers = createRequestHandlers(context, {
-    responseStyle: config.responseStyle,
-    rateLimit: config.rateLimit,
-    logger,
-  })
+  const models = loadServedModels()
+  const handlers = createRequestHandlers(
+    context,
+    { responseStyle: config.responseStyle, rateLimit: config.rateLimit, logger },
+    models,
+  )
   const servers: Server[] = []
+  const notices: string[] = []
   try {
     const main = await listen(createServer(handlers.main), config.host, config.port, '--port')
     servers.push(main)
@@ -97,16 +121,40 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
             '--data-plane-port',
           )
     if (data !== undefined) servers.push(data)
+    let mqtt: { broker: EmbeddedBroker; service: DeviceMqttService } | undefined
+    if (config.mqtt !== undefined) {
+      const broker = await startBroker(config.host, config.mqtt, notices)
+      broker.attachWebSocket(main)
+      const service = new DeviceMqttService(
+        context,
+        models,
+        broker,
+        { namespacedListTopics: config.mqtt.namespacedListTopics ?? false },
+        (error) => logger.error({ err: error }, 'MQTT request failed'),
+      )
+      mqtt = { broker, service }
+    }
     const url = urlOf(config.host, main)
     // Deletions a stopped process left unfinished. [spec: jobs-control-plane#deletejob]
     jobDeletion.wake()
     return {
       url,
       dataPlaneUrl: data === undefined ? `${url}${DATA_PLANE_PREFIX}` : urlOf(config.host, data),
+      ...(mqtt === undefined
+        ? {}
+        : {
+            mqttUrl: `mqtt://${config.host.includes(':') ? `[${config.host}]` : config.host}:${mqtt.broker.port}`,
+            mqttWebSocketUrl: `${url.replace(/^http/, 'ws')}${MQTT_WEBSOCKET_PATH}`,
+          }),
       context,
+      notices,
       workers: { jobDeletion },
       close: async () => {
         await Promise.all(servers.map(closeServer))
+        if (mqtt !== undefined) {
+          await mqtt.service.drain()
+          await mqtt.broker.close()
+        }
         await jobDeletion.stop()
         await store.close()
       },
@@ -115,6 +163,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await Promise.all(servers.map(closeServer))
     await store.close()
     throw error
+  }
+}
+
+async function startBroker(host: string, config: MqttConfig, notices: string[]): Promise<EmbeddedBroker> {
+  try {
+    return await EmbeddedBroker.start(host, config.port)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
+    if (config.fallbackToFreePort !== true) throw new PortInUseError(config.port, '--mqtt-port')
+    const broker = await EmbeddedBroker.start(host, 0)
+    notices.push(
+      `MQTT port ${config.port} is already in use (another MQTT broker?); the embedded broker listens on port ${broker.port} instead. Choose one with --mqtt-port.`,
+    )
+    return broker
   }
 }
 

@@ -81,11 +81,18 @@ program
     ).argParser(rate),
   )
   .addOption(
+    opt('--mqtt-port <port>', 'port of the embedded MQTT broker (0: any free port)', 'MQTT_PORT')
+      .default(1883)
+      .argParser(port),
+  )
+  .addOption(opt('--no-mqtt', 'do not start the embedded MQTT broker', 'NO_MQTT'))
+  .addOption(
     opt('--max-targets-per-job <n>', 'targets per job (AWS: 100)', 'MAX_TARGETS_PER_JOB')
       .default(100)
       .argParser(positive),
   )
-  .action(async (o: Record<string, unknown>) => {
+  .action(async (o: Record<string, unknown>, command: Command) => {
+    const mqttPortChosen = command.getOptionValueSource('mqttPort') !== 'default'
     try {
       const server = await startServer({
         host: o['host'] as string,
@@ -102,10 +109,19 @@ program
           ...(o['dataPlaneRate'] === undefined ? {} : { dataPlane: o['dataPlaneRate'] as RateLimit }),
         },
         settings: { maxTargetsPerJob: o['maxTargetsPerJob'] as number },
+        mqtt:
+          o['mqtt'] === false
+            ? undefined
+            : { port: o['mqttPort'] as number, fallbackToFreePort: !mqttPortChosen },
       })
+      for (const notice of server.notices) console.error(`fleetjobs: ${notice}`)
       console.log(`fleetjobs control plane (iot):            ${server.url}`)
       console.log(`fleetjobs device data plane (iot-jobs-data): ${server.dataPlaneUrl}`)
       console.log(`fleetjobs device data plane, same port:      ${server.url}/iot-jobs-data`)
+      if (server.mqttUrl !== undefined)
+        console.log(`fleetjobs MQTT (embedded broker):              ${server.mqttUrl}`)
+      if (server.mqttWebSocketUrl !== undefined)
+        console.log(`fleetjobs MQTT over WebSocket:                ${server.mqttWebSocketUrl}`)
       let stopping = false
       const stop = (signal: string) => {
         if (stopping) return

@@ -46,8 +46,16 @@ export interface RequestHandlers {
   readonly dataPlane: (req: IncomingMessage, res: ServerResponse) => void
 }
 
-export function createRequestHandlers(ctx: AppContext, options: HttpOptions): RequestHandlers {
-  const models = loadModels({ controlPlane: Object.keys(CONTROL_PLANE), dataPlane: Object.keys(DATA_PLANE) })
+/** The AWS models of every operation served over HTTP (the MQTT side validates with the same ones). */
+export function loadServedModels(): LoadedModels {
+  return loadModels({ controlPlane: Object.keys(CONTROL_PLANE), dataPlane: Object.keys(DATA_PLANE) })
+}
+
+export function createRequestHandlers(
+  ctx: AppContext,
+  options: HttpOptions,
+  models: LoadedModels,
+): RequestHandlers {
   const routers: Record<Plane, Router> = { controlPlane: FindMyWay(), dataPlane: FindMyWay() }
   for (const spec of models.operations) {
     const handler = (spec.plane === 'controlPlane' ? CONTROL_PLANE : DATA_PLANE)[spec.name]

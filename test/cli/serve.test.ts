@@ -11,13 +11,17 @@ import { after, describe, it } from 'node:test'
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
 const dirs: string[] = []
 
+const children: ChildProcess[] = []
+
 function serve(args: string[], env: Record<string, string> = {}): ChildProcess {
   const dataDir = mkdtempSync(join(tmpdir(), 'fleetjobs-cli-'))
   dirs.push(dataDir)
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--data-dir', dataDir, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--data-dir', dataDir, ...args], {
     env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  children.push(child)
+  return child
 }
 
 /** Resolves with the process's stdout lines once `count` lines have arrived. */
@@ -44,6 +48,8 @@ function exit(child: ChildProcess): Promise<{ code: number | null; stderr: strin
 }
 
 after(() => {
+  // A failed assertion must not leave a server running.
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
@@ -51,7 +57,7 @@ describe('fleetjobs serve', () => {
   it('prints one line per endpoint, serves, and exits 0 on SIGTERM after in-flight requests', async () => {
     const child = serve(['--port', '0', '--data-plane-port', '0'])
     const done = exit(child)
-    const out = await lines(child, 3)
+    const out = (await lines(child, 3)).slice(0, 3)
     const urls = out.map((l) => /(http:\/\/\S+)/.exec(l)?.[1])
     assert.ok(
       urls.every((u) => u !== undefined),
@@ -80,6 +86,37 @@ describe('fleetjobs serve', () => {
     const body = (await created.json()) as { thingArn: string }
     assert.equal(body.thingArn, 'arn:aws:iot:eu-west-1:123456789012:thing/env-thing')
     child.kill('SIGINT')
+    assert.equal((await done).code, 0)
+  })
+
+  it('an explicit --mqtt-port that is taken stops the start, naming the port and the flag', async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const { port } = blocker.address() as AddressInfo
+    try {
+      const { code, stderr } = await exit(
+        serve(['--port', '0', '--data-plane-port', '0', '--mqtt-port', String(port)]),
+      )
+      assert.equal(code, 2)
+      assert.match(stderr, new RegExp(`port ${port} is already in use; choose another with --mqtt-port`))
+    } finally {
+      blocker.close()
+    }
+  })
+
+  it('the default MQTT port, when taken, is replaced by a free one and the operator is told', async () => {
+    // 1883 is Mosquitto's on this machine and on CI; elsewhere it may be free, and then it is used.
+    const child = serve(['--port', '0', '--data-plane-port', '0'])
+    let stderr = ''
+    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const done = exit(child)
+    const out = await lines(child, 5)
+    const mqttLine = out.find((l) => l.includes('MQTT (embedded broker)')) ?? ''
+    const mqttPort = Number(/:(\d+)$/.exec(mqttLine)?.[1])
+    assert.ok(mqttPort > 0, out.join('\n'))
+    if (mqttPort !== 1883)
+      assert.match(stderr, /MQTT port 1883 is already in use .* listens on port \d+ instead/)
+    child.kill('SIGTERM')
     assert.equal((await done).code, 0)
   })
 

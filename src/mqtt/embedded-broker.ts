@@ -1,0 +1,90 @@
+/**
+ * The embedded MQTT broker (aedes) on its own TCP port and over WebSocket on a path of the HTTP port,
+ * so `fleetjobs serve` gives devices everything with nothing else installed.
+ */
+import { Aedes } from 'aedes'
+import type { AedesPublishPacket } from 'aedes'
+import type { IncomingMessage, Server as HttpServer } from 'node:http'
+import { createServer } from 'node:net'
+import type { Server } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, createWebSocketStream } from 'ws'
+import { REQUEST_FILTER } from './topics.js'
+import type { MqttTransport } from './transport.js'
+
+/** The path of the HTTP port that carries MQTT over WebSocket. */
+export const MQTT_WEBSOCKET_PATH = '/mqtt'
+
+export class EmbeddedBroker implements MqttTransport {
+  private handlers: ((topic: string, payload: Buffer, qos: 0 | 1 | 2) => void)[] = []
+  private readonly ws = new WebSocketServer({ noServer: true })
+
+  private constructor(
+    readonly aedes: Aedes,
+    private readonly tcp: Server,
+  ) {
+    this.ws.on('connection', (socket) => {
+      aedes.handle(createWebSocketStream(socket))
+    })
+  }
+
+  /** Starts the broker on host:port (0 picks a free port) and subscribes to the device requests. */
+  static async start(host: string, port: number): Promise<EmbeddedBroker> {
+    const aedes = await Aedes.createBroker({ drainTimeout: 30_000 })
+    const tcp = createServer((socket) => aedes.handle(socket))
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject)
+      tcp.listen(port, host, () => resolve())
+    })
+    const broker = new EmbeddedBroker(aedes, tcp)
+    await new Promise<void>((resolve) => {
+      aedes.subscribe(
+        REQUEST_FILTER,
+        (packet: AedesPublishPacket, done: () => void) => {
+          const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
+          for (const handler of broker.handlers) handler(packet.topic, payload, packet.qos)
+          done()
+        },
+        () => resolve(),
+      )
+    })
+    return broker
+  }
+
+  get port(): number {
+    const address = this.tcp.address()
+    return typeof address === 'object' && address !== null ? address.port : 0
+  }
+
+  /** Serves MQTT over WebSocket on `MQTT_WEBSOCKET_PATH` of an HTTP server. */
+  attachWebSocket(server: HttpServer): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if ((req.url ?? '').split('?')[0] !== MQTT_WEBSOCKET_PATH) {
+        socket.destroy()
+        return
+      }
+      this.ws.handleUpgrade(req, socket, head, (ws) => this.ws.emit('connection', ws, req))
+    })
+  }
+
+  onMessage(handler: (topic: string, payload: Buffer, qos: 0 | 1 | 2) => void): void {
+    this.handlers.push(handler)
+  }
+
+  publish(topic: string, payload: string, qos: 0 | 1): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.aedes.publish(
+        { cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false },
+        (error?: Error | null) => (error ? reject(error) : resolve()),
+      )
+    })
+  }
+
+  async close(): Promise<void> {
+    this.handlers = []
+    for (const client of this.ws.clients) client.terminate()
+    await new Promise<void>((resolve) => this.ws.close(() => resolve()))
+    await new Promise<void>((resolve) => this.aedes.close(() => resolve()))
+    await new Promise<void>((resolve) => this.tcp.close(() => resolve()))
+  }
+}
