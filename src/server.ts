@@ -15,6 +15,7 @@ import { systemClock } from './ports/clock.js'
 import type { ResponseStyle } from './http/server.js'
 import { DATA_PLANE_PREFIX, createRequestHandlers, loadServedModels } from './http/server.js'
 import { EmbeddedBroker, MQTT_WEBSOCKET_PATH } from './mqtt/embedded-broker.js'
+import { NotificationDispatcher } from './mqtt/notifications.js'
 import { DeviceMqttService } from './mqtt/service.js'
 import type { RateLimit } from './http/throttle.js'
 import { JobDeletionWorker } from './schedulers/job-deletion.js'
@@ -73,7 +74,10 @@ export interface RunningServer {
   /** Things the operator should know about the start (a default port that was taken, …). */
   readonly notices: readonly string[]
   /** Background workers, exposed so tests can wait for them. */
-  readonly workers: { readonly jobDeletion: JobDeletionWorker }
+  readonly workers: {
+    readonly jobDeletion: JobDeletionWorker
+    readonly notifications?: NotificationDispatcher
+  }
   close(): Promise<void>
 }
 
@@ -89,7 +93,10 @@ export class PortInUseError extends Error {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = config.logger ?? pino({ level: process.env['FLEETJOBS_LOG_LEVEL'] ?? 'info' })
-  const store = new SqliteStore({ file: join(config.dataDir, 'fleetjobs.db') })
+  const store = new SqliteStore({
+    file: join(config.dataDir, 'fleetjobs.db'),
+    notifications: config.mqtt !== undefined,
+  })
   const jobDeletion = new JobDeletionWorker(store, (error) =>
     logger.error({ err: error }, 'job deletion failed'),
   )
@@ -121,7 +128,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
             '--data-plane-port',
           )
     if (data !== undefined) servers.push(data)
-    let mqtt: { broker: EmbeddedBroker; service: DeviceMqttService } | undefined
+    let mqtt:
+      | { broker: EmbeddedBroker; service: DeviceMqttService; notifications: NotificationDispatcher }
+      | undefined
     if (config.mqtt !== undefined) {
       const broker = await startBroker(config.host, config.mqtt, notices)
       broker.attachWebSocket(main)
@@ -132,7 +141,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         { namespacedListTopics: config.mqtt.namespacedListTopics ?? false },
         (error) => logger.error({ err: error }, 'MQTT request failed'),
       )
-      mqtt = { broker, service }
+      const notifications = new NotificationDispatcher(context, broker, (error) =>
+        logger.warn({ err: error }, 'publishing notifications failed; will try again'),
+      )
+      store.onCommit(() => notifications.wake())
+      // Rows a stopped process committed but did not publish. [ARCHITECTURE: outbox]
+      notifications.wake()
+      mqtt = { broker, service, notifications }
     }
     const url = urlOf(config.host, main)
     // Deletions a stopped process left unfinished. [spec: jobs-control-plane#deletejob]
@@ -148,11 +163,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           }),
       context,
       notices,
-      workers: { jobDeletion },
+      workers: { jobDeletion, ...(mqtt === undefined ? {} : { notifications: mqtt.notifications }) },
       close: async () => {
         await Promise.all(servers.map(closeServer))
         if (mqtt !== undefined) {
           await mqtt.service.drain()
+          await mqtt.notifications.stop()
           await mqtt.broker.close()
         }
         await jobDeletion.stop()

@@ -91,6 +91,16 @@ export class MissingTargets extends Error {
   }
 }
 
+/** "The pending list of this thing in this namespace may have changed." */
+export interface OutboxRow {
+  readonly seq: number
+  readonly thingName: string
+  /** '' for jobs without a namespace. */
+  readonly namespaceId: string
+  /** An execution joined or left the pending set (→ `notify`); otherwise only `notify-next` may be due. */
+  readonly setChanged: boolean
+}
+
 export interface GroupFilter {
   readonly parentGroup?: string | undefined
   readonly recursive?: boolean | undefined
@@ -238,6 +248,18 @@ export interface Store {
   /** Names of the things directly in the group, or in it and its descendants, by name. */
   listThingsInGroup(name: string, recursive: boolean, page: PageRequest): Promise<Page<string>>
   listGroupsForThing(thingName: string, page: PageRequest): Promise<Page<ThingGroup>>
+
+  /** Calls `listener` after every commit of a write (never inside a transaction). */
+  onCommit(listener: () => void): void
+  /** The oldest outbox rows, in commit order. */
+  readOutbox(limit: number): Promise<readonly OutboxRow[]>
+  /** What `notify-next` last announced for the thing and namespace (`''` = nothing pending). */
+  notifyNextKey(thingName: string, namespaceId: string): Promise<string | undefined>
+  /** After publishing: records the announced next executions and drops the rows through `seq`, atomically. */
+  completeOutbox(
+    throughSeq: number,
+    announced: readonly { thingName: string; namespaceId: string; key: string }[],
+  ): Promise<void>
 
   /** Recounts a job's executions from the execution records (for tests and consistency checks). */
   recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>>

@@ -19,7 +19,11 @@ export class GroupCommitter {
   private queue: Pending[] = []
   private scheduled = false
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    /** Runs after every successful commit (wakes the outbox dispatcher). */
+    private readonly afterCommit: () => void = () => undefined,
+  ) {}
 
   run<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -73,5 +77,6 @@ export class GroupCommitter {
       if (outcome?.ok === true) p.resolve(outcome.value)
       else p.reject(outcome?.value)
     })
+    this.afterCommit()
   }
 }

@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { GroupFilter, MembershipDecision, Memberships, Page, PageRequest } from '../../ports/store.js'
+import type { Outbox } from './outbox.js'
 import type { Statements } from './statements.js'
 
 export interface ThingGroupRow {
@@ -42,6 +43,7 @@ export class GroupTables {
     private readonly db: Database.Database,
     private readonly s: Statements,
     private readonly counters: CounterUpkeep,
+    private readonly outbox: Outbox,
   ) {}
 
   get(name: string): ThingGroup | undefined {
@@ -184,12 +186,16 @@ export class GroupTables {
     const after = this.reaching(thingName)
     for (const jobId of after) {
       if (before.has(jobId)) continue
+      const mark = this.outbox.mark()
       const inserted = this.s.queueIfNotPending.run({ jobId, thing: thingName, nowMs }).changes
       this.counters.adjust(jobId, 'QUEUED', inserted)
+      if (inserted > 0) this.outbox.createdSince(jobId, mark)
     }
     for (const jobId of before) {
       if (after.has(jobId)) continue
+      const ns = (this.s.job.get(jobId) as { namespace_id: string | null } | undefined)?.namespace_id ?? ''
       const removed = this.s.removeQueued.run(nowMs, jobId, thingName).changes
+      if (removed > 0) this.outbox.thing(thingName, ns, true)
       this.counters.adjust(jobId, 'QUEUED', -removed)
       this.counters.adjust(jobId, 'REMOVED', removed)
     }

@@ -8,6 +8,7 @@ import type { Job } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { CounterUpkeep } from './groups.js'
 import type { JobRow } from './rows.js'
+import type { Outbox } from './outbox.js'
 import type { Statements } from './statements.js'
 import { jobBody, jobFromRow } from './rows.js'
 
@@ -18,6 +19,7 @@ export class JobLifecycle {
     db: Database.Database,
     private readonly counters: CounterUpkeep,
     private readonly shared: Statements,
+    private readonly outbox: Outbox,
   ) {
     this.s = prepareJobStatements(db)
   }
@@ -50,6 +52,7 @@ export class JobLifecycle {
   private cancelExecutions(jobId: string, force: boolean, nowMs: number): void {
     const statuses: ExecutionStatus[] = force ? ['QUEUED', 'IN_PROGRESS'] : ['QUEUED']
     for (const status of statuses) {
+      this.outbox.inStatus(jobId, status)
       const changed = this.s.cancelByStatus.run({
         jobId,
         status,
@@ -79,6 +82,7 @@ export class JobLifecycle {
     const missingGroups = (this.shared.missingGroups.all(groups) as { value: string }[]).map((r) => r.value)
     if (missingGroups.length > 0) return { job, missing: { kind: 'group', names: missingGroups } }
     for (const arn of targets.arns) insertTarget(this.shared, jobId, arn)
+    const mark = this.outbox.mark()
     const created = this.shared.insertExecutions.run({
       jobId,
       namespaceId: job.namespaceId ?? '',
@@ -87,6 +91,7 @@ export class JobLifecycle {
       groups,
     }).changes
     this.counters.adjust(jobId, 'QUEUED', created)
+    this.outbox.createdSince(jobId, mark)
     return { job }
   }
 
@@ -111,7 +116,11 @@ export class JobLifecycle {
       thingName: r.thing_name,
       status: r.status,
     }))
-    for (const d of deleted) this.counters.adjust(jobId, d.status, -1)
+    for (const d of deleted) {
+      this.counters.adjust(jobId, d.status, -1)
+      if (d.status === 'QUEUED' || d.status === 'IN_PROGRESS')
+        this.outbox.thing(d.thingName, row.namespace_id ?? '', true)
+    }
     if (deleted.length < batch) {
       this.s.deleteTargets.run(jobId)
       this.s.deleteJob.run(jobId)

@@ -119,4 +119,22 @@ export const MIGRATIONS: readonly {
       );
     `,
   },
+  {
+    version: 4,
+    name: 'notification outbox',
+    sql: `
+      CREATE TABLE outbox (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        thing_name    TEXT NOT NULL,
+        namespace_id  TEXT NOT NULL,
+        set_changed   INTEGER NOT NULL
+      );
+      CREATE TABLE notify_next_state (
+        thing_name    TEXT NOT NULL,
+        namespace_id  TEXT NOT NULL,
+        next_key      TEXT NOT NULL,
+        PRIMARY KEY (thing_name, namespace_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ]

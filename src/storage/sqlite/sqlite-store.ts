@@ -11,6 +11,7 @@ import type { ExecutionDecision } from '../../domain/state-machine.js'
 import { countChange, decideJobCompletion } from '../../domain/state-machine.js'
 import type { Execution, Job } from '../../domain/records.js'
 import { zeroCounts } from '../../domain/records.js'
+import { isPending } from '../../domain/statuses.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
 import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
@@ -27,6 +28,7 @@ import type {
   ExecutionKey,
   JobFilter,
   MutateOutcome,
+  OutboxRow,
   Page,
   PageRequest,
   PendingScope,
@@ -35,6 +37,7 @@ import type {
   ThingFilter,
 } from '../../ports/store.js'
 import { Checkpointer } from './checkpointer.js'
+import { Outbox } from './outbox.js'
 import { GroupCommitter } from './group-commit.js'
 import { GroupTables } from './groups.js'
 import { JobLifecycle, insertTarget } from './job-lifecycle.js'
@@ -50,6 +53,8 @@ export interface SqliteStoreOptions {
   readonly file: string
   /** Interval of the background WAL checkpoint; 0 turns the worker off (SQLite then checkpoints inline). */
   readonly checkpointIntervalMs?: number
+  /** Keep the notification outbox (on when a notifier reads it). */
+  readonly notifications?: boolean
 }
 
 export class SqliteStore implements Store {
@@ -61,6 +66,8 @@ export class SqliteStore implements Store {
   private readonly groups: GroupTables
   private readonly jobLifecycle: JobLifecycle
   private readonly templates: TemplateTable
+  private readonly outbox: Outbox
+  private readonly commitListeners: (() => void)[] = []
   private readonly countStatements = new Map<string, Statement>()
 
   constructor(options: SqliteStoreOptions) {
@@ -79,15 +86,42 @@ export class SqliteStore implements Store {
         if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000')
       })
     }
-    this.commits = new GroupCommitter(this.db)
+    this.commits = new GroupCommitter(this.db, () => {
+      for (const listener of this.commitListeners) listener()
+    })
     this.s = prepare(this.db)
+    this.outbox = new Outbox(this.db, options.notifications === true)
     const counters = {
       adjust: (jobId: string, status: ExecutionStatus, delta: number) =>
         this.adjustCount(jobId, status, delta),
     }
-    this.groups = new GroupTables(this.db, this.s, counters)
-    this.jobLifecycle = new JobLifecycle(this.db, counters, this.s)
+    this.groups = new GroupTables(this.db, this.s, counters, this.outbox)
+    this.jobLifecycle = new JobLifecycle(this.db, counters, this.s, this.outbox)
     this.templates = new TemplateTable(this.db)
+  }
+
+  // ---- outbox ----
+
+  onCommit(listener: () => void): void {
+    this.commitListeners.push(listener)
+  }
+
+  readOutbox(limit: number): Promise<readonly OutboxRow[]> {
+    return Promise.resolve(this.outbox.read(limit))
+  }
+
+  notifyNextKey(thingName: string, namespaceId: string): Promise<string | undefined> {
+    return Promise.resolve(this.outbox.nextKey(thingName, namespaceId))
+  }
+
+  completeOutbox(
+    throughSeq: number,
+    announced: readonly { thingName: string; namespaceId: string; key: string }[],
+  ): Promise<void> {
+    return this.commits.run(() => {
+      for (const a of announced) this.outbox.setNextKey(a.thingName, a.namespaceId, a.key)
+      this.outbox.deleteThrough(throughSeq)
+    })
   }
 
   // ---- things ----
@@ -141,6 +175,7 @@ export class SqliteStore implements Store {
       n: number
     }[]
     if (groups.length === 0) return
+    this.outbox.pendingOf(thingName)
     this.s.removePendingOfThing.run(nowMs, thingName)
     for (const g of groups) {
       this.adjustCount(g.job_id, g.status, -g.n)
@@ -206,6 +241,7 @@ export class SqliteStore implements Store {
       for (const arn of new Set(job.targets)) insertTarget(this.s, job.jobId, arn)
       let created = 0
       if (job.status === 'IN_PROGRESS') {
+        const mark = this.outbox.mark()
         created = this.s.insertExecutions.run({
           jobId: job.jobId,
           namespaceId: job.namespaceId ?? '',
@@ -214,6 +250,7 @@ export class SqliteStore implements Store {
           groups,
         }).changes
         this.adjustCount(job.jobId, 'QUEUED', created)
+        this.outbox.createdSince(job.jobId, mark)
         // [open-question 58] a SNAPSHOT job with no things completes at once.
         this.completeIfDone(job.jobId, job.createdAtMs)
       }
@@ -353,6 +390,13 @@ export class SqliteStore implements Store {
         ).changes
         if (changed !== 1) throw new Error('execution changed under its own transaction')
         let nextJob = job
+        if (n.status !== execution.status && (isPending(n.status) || isPending(execution.status))) {
+          this.outbox.thing(
+            n.thingName,
+            job.namespaceId ?? '',
+            isPending(n.status) !== isPending(execution.status),
+          )
+        }
         if (n.status !== execution.status) {
           this.adjustCount(job.jobId, execution.status, -1)
           this.adjustCount(job.jobId, n.status, 1)
@@ -367,6 +411,8 @@ export class SqliteStore implements Store {
       case 'delete': {
         const changed = this.s.deleteExecution.run(row.seq, row.version_number).changes
         if (changed !== 1) throw new Error('execution changed under its own transaction')
+        // A terminal execution's deletion changes no pending list. [spec: delete-job-execution#4]
+        if (isPending(execution.status)) this.outbox.thing(execution.thingName, job.namespaceId ?? '', true)
         this.adjustCount(job.jobId, execution.status, -1)
         const nextJob = this.completeIfDone(
           job.jobId,
