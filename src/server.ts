@@ -17,6 +17,8 @@ import { DATA_PLANE_PREFIX, createRequestHandlers, loadServedModels } from './ht
 import { EmbeddedBroker, MQTT_WEBSOCKET_PATH } from './mqtt/embedded-broker.js'
 import { NotificationDispatcher } from './mqtt/notifications.js'
 import { DeviceMqttService } from './mqtt/service.js'
+import { ExternalBroker } from './mqtt/external-broker.js'
+import type { MqttTransport } from './mqtt/transport.js'
 import type { RateLimit } from './http/throttle.js'
 import { JobDeletionWorker } from './schedulers/job-deletion.js'
 import { SqliteStore } from './storage/sqlite/sqlite-store.js'
@@ -40,8 +42,12 @@ export interface ServerConfig {
 }
 
 export interface MqttConfig {
-  /** Port of the embedded broker; 0 picks a free one. */
+  /** Port of the embedded broker; 0 picks a free one. Ignored with `url`. */
   readonly port: number
+  /** An external broker to use instead of the embedded one (`mqtt://user:pass@host:port`). */
+  readonly url?: string | undefined
+  /** Shared-subscription group for several nodes on one external broker. */
+  readonly sharedGroup?: string | undefined
   /**
    * When the port was not chosen by the user and is taken (1883 usually is, by another broker), listen on
    * a free port instead and say so, rather than refusing to start.
@@ -129,11 +135,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           )
     if (data !== undefined) servers.push(data)
     let mqtt:
-      | { broker: EmbeddedBroker; service: DeviceMqttService; notifications: NotificationDispatcher }
-      | undefined
+      { broker: MqttTransport; service: DeviceMqttService; notifications: NotificationDispatcher } | undefined
+    let embedded: EmbeddedBroker | undefined
     if (config.mqtt !== undefined) {
-      const broker = await startBroker(config.host, config.mqtt, notices)
-      broker.attachWebSocket(main)
+      let broker: MqttTransport
+      if (config.mqtt.url === undefined) {
+        embedded = await startBroker(config.host, config.mqtt, notices)
+        embedded.attachWebSocket(main)
+        broker = embedded
+      } else {
+        broker = await ExternalBroker.connect({ url: config.mqtt.url, sharedGroup: config.mqtt.sharedGroup })
+      }
       const service = new DeviceMqttService(
         context,
         models,
@@ -155,10 +167,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     return {
       url,
       dataPlaneUrl: data === undefined ? `${url}${DATA_PLANE_PREFIX}` : urlOf(config.host, data),
-      ...(mqtt === undefined
+      ...(embedded === undefined
         ? {}
         : {
-            mqttUrl: `mqtt://${config.host.includes(':') ? `[${config.host}]` : config.host}:${mqtt.broker.port}`,
+            mqttUrl: `mqtt://${config.host.includes(':') ? `[${config.host}]` : config.host}:${embedded.port}`,
             mqttWebSocketUrl: `${url.replace(/^http/, 'ws')}${MQTT_WEBSOCKET_PATH}`,
           }),
       context,

@@ -85,6 +85,20 @@ program
       .default(1883)
       .argParser(port),
   )
+  .addOption(
+    opt(
+      '--mqtt-url <url>',
+      'use this MQTT broker instead of the embedded one (mqtt://user:pass@host:port)',
+      'MQTT_URL',
+    ),
+  )
+  .addOption(
+    opt(
+      '--mqtt-shared-group <name>',
+      'shared-subscription group when several nodes use one broker',
+      'MQTT_SHARED_GROUP',
+    ),
+  )
   .addOption(opt('--no-mqtt', 'do not start the embedded MQTT broker', 'NO_MQTT'))
   .addOption(
     opt('--max-targets-per-job <n>', 'targets per job (AWS: 100)', 'MAX_TARGETS_PER_JOB')
@@ -120,6 +134,10 @@ program
       console.log(`fleetjobs device data plane, same port:      ${server.url}/iot-jobs-data`)
       if (server.mqttUrl !== undefined)
         console.log(`fleetjobs MQTT (embedded broker):              ${server.mqttUrl}`)
+      if (o['mqttUrl'] !== undefined)
+        console.log(
+          `fleetjobs MQTT (external broker):              ${String(o['mqttUrl']).replace(/\/\/[^@/]*@/, '//***@')}`,
+        )
       if (server.mqttWebSocketUrl !== undefined)
         console.log(`fleetjobs MQTT over WebSocket:                ${server.mqttWebSocketUrl}`)
       let stopping = false
