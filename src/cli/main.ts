@@ -134,9 +134,11 @@ program
       console.log(`fleetjobs device data plane, same port:      ${server.url}/iot-jobs-data`)
       if (server.mqttUrl !== undefined)
         console.log(`fleetjobs MQTT (embedded broker):              ${server.mqttUrl}`)
-      if (o['mqttUrl'] !== undefined)
+      const externalUrl = o['mqttUrl'] as string | undefined
+      // Credentials in the URL are not printed.
+      if (externalUrl !== undefined)
         console.log(
-          `fleetjobs MQTT (external broker):              ${String(o['mqttUrl']).replace(/\/\/[^@/]*@/, '//***@')}`,
+          `fleetjobs MQTT (external broker):              ${externalUrl.replace(/\/\/[^@/]*@/, '//***@')}`,
         )
       if (server.mqttWebSocketUrl !== undefined)
         console.log(`fleetjobs MQTT over WebSocket:                ${server.mqttWebSocketUrl}`)
