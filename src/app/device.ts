@@ -68,7 +68,7 @@ export async function describeJobExecutionForDevice(
     return first
   }
   const found = await ctx.store.getExecution(input)
-  if (found === undefined) {
+  if (found === undefined || !inNamespace(found.job, input.namespaceId)) {
     throw notFound(
       input.executionNumber === undefined
         ? `No execution of job ${input.jobId} on thing ${input.thingName}`
@@ -92,6 +92,7 @@ export interface UpdateJobExecutionInput {
   readonly stepTimeoutInMinutes?: number | undefined
   readonly expectedVersion?: number | undefined
   readonly executionNumber?: number | undefined
+  readonly namespaceId?: string | undefined
 }
 
 /**
@@ -106,8 +107,22 @@ export async function updateJobExecution(
   checkStepTimeout(input.stepTimeoutInMinutes, true)
   await requireThing(ctx, input.thingName)
   const nowMs = ctx.clock.nowMs()
-  const outcome = await ctx.store.mutateExecution(input, ({ execution, job }) =>
-    decideDeviceUpdate(execution, job, input, nowMs),
-  )
+  const outcome = await ctx.store.mutateExecution(input, ({ execution, job }) => {
+    if (!inNamespace(job, input.namespaceId)) {
+      throw notFound(`No execution of job ${input.jobId} on thing ${input.thingName}`)
+    }
+    return decideDeviceUpdate(execution, job, input, nowMs)
+  })
   return settled(outcome, input)
+}
+
+/**
+ * [open-question 36] a device that names a namespace sees only that namespace's jobs; one that names
+ * none sees every job when it names the job itself (as AWS's plain topics do).
+ */
+function inNamespace(
+  job: { readonly namespaceId?: string | undefined },
+  namespaceId: string | undefined,
+): boolean {
+  return namespaceId === undefined || (job.namespaceId ?? '') === namespaceId
 }

@@ -4,6 +4,7 @@
  * [spec: jobs-control-plane#4-operations] [spec: delete-job-execution]
  */
 import { invalidTransition, notFound } from '../domain/errors.js'
+import { checkStatusDetails } from '../domain/job-config.js'
 import type { ServiceError } from '../domain/errors.js'
 import type { Execution, ExecutionWithJob, Job, StatusDetails } from '../domain/records.js'
 import type { ExecutionDecision } from '../domain/state-machine.js'
@@ -114,6 +115,7 @@ export async function cancelJobExecution(
     statusDetails?: StatusDetails | undefined
   },
 ): Promise<void> {
+  checkStatusDetails(input.statusDetails)
   const nowMs = ctx.clock.nowMs()
   const outcome = await ctx.store.mutateExecution(
     { jobId: input.jobId, thingName: input.thingName },

@@ -166,7 +166,13 @@ export function loadModels(inScope: {
   controlPlane: readonly string[]
   dataPlane: readonly string[]
 }): LoadedModels {
-  const ajv = new Ajv({ allErrors: false, strict: false, unicodeRegExp: true, coerceTypes: false })
+  const ajv = new Ajv({
+    allErrors: false,
+    strict: false,
+    strictNumbers: true,
+    unicodeRegExp: true,
+    coerceTypes: false,
+  })
   const patternSource = new Map<string, string>()
   const errorStatus = new Map<string, number>()
   const operations: OperationSpec[] = []
@@ -223,8 +229,10 @@ export function loadModels(inScope: {
           return s
         }
         case 'integer':
+          return bounded({ type: 'integer', minimum: -(2 ** 31), maximum: 2 ** 31 - 1 }, shape)
         case 'long':
-          return bounded({ type: 'integer' }, shape)
+          // A JSON number past ±2^63 is no Java long; AWS rejects it as a serialization error.
+          return bounded({ type: 'integer', minimum: -(2 ** 63), maximum: 2 ** 63 }, shape)
         case 'double':
         case 'float':
           return bounded({ type: 'number' }, shape)

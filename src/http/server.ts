@@ -24,6 +24,13 @@ export const DATA_PLANE_PREFIX = '/iot-jobs-data'
 /** Largest request body accepted: a 32 KB document plus room for 10,000 target ARNs. */
 export const MAX_BODY_BYTES = 1024 * 1024
 
+/**
+ * find-my-way answers 404 for a path parameter longer than `maxParamLength` (default 100); AWS names
+ * go to 128 characters (ARNs further), so length is left to the model validation, which names the
+ * field. The body limit bounds the URL anyway (Node caps headers at 16 KiB).
+ */
+const ROUTER_OPTIONS = { maxParamLength: 16 * 1024 } as const
+
 export type ResponseStyle = 'aws' | 'envelope'
 
 export interface HttpOptions {
@@ -56,7 +63,10 @@ export function createRequestHandlers(
   options: HttpOptions,
   models: LoadedModels,
 ): RequestHandlers {
-  const routers: Record<Plane, Router> = { controlPlane: FindMyWay(), dataPlane: FindMyWay() }
+  const routers: Record<Plane, Router> = {
+    controlPlane: FindMyWay(ROUTER_OPTIONS),
+    dataPlane: FindMyWay(ROUTER_OPTIONS),
+  }
   for (const spec of models.operations) {
     const handler = (spec.plane === 'controlPlane' ? CONTROL_PLANE : DATA_PLANE)[spec.name]
     if (handler === undefined) continue
@@ -226,13 +236,20 @@ function parseBody(body: Buffer): Record<string, unknown> {
 }
 
 /** `null` for an optional member means absent. [spec: wire-protocol#2.3] */
-function stripNulls(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(stripNulls)
+/**
+ * No AWS input shape nests deeper than a few levels; below this depth a value is left as it is
+ * (the model validation then rejects it by type), so a hostile body cannot exhaust the stack.
+ */
+const STRIP_NULLS_MAX_DEPTH = 32
+
+function stripNulls(value: unknown, depth = 0): unknown {
+  if (depth >= STRIP_NULLS_MAX_DEPTH) return value
+  if (Array.isArray(value)) return value.map((v) => stripNulls(v, depth + 1))
   if (typeof value === 'object' && value !== null) {
     return Object.fromEntries(
       Object.entries(value)
         .filter(([, v]) => v !== null)
-        .map(([k, v]) => [k, stripNulls(v)]),
+        .map(([k, v]) => [k, stripNulls(v, depth + 1)]),
     )
   }
   return value
