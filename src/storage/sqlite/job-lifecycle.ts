@@ -10,7 +10,7 @@ import type { CounterUpkeep } from './groups.js'
 import type { JobRow } from './rows.js'
 import type { Outbox } from './outbox.js'
 import type { Statements } from './statements.js'
-import { jobBody, jobFromRow } from './rows.js'
+import type { JobSpecs } from './job-specs.js'
 
 export class JobLifecycle {
   private readonly s: ReturnType<typeof prepareJobStatements>
@@ -20,6 +20,7 @@ export class JobLifecycle {
     private readonly counters: CounterUpkeep,
     private readonly shared: Statements,
     private readonly outbox: Outbox,
+    private readonly specs: JobSpecs,
   ) {
     this.s = prepareJobStatements(db)
   }
@@ -28,7 +29,7 @@ export class JobLifecycle {
   mutate(jobId: string, decide: (facts: JobFacts) => JobDecision): Job | undefined {
     const row = this.s.job.get(jobId) as JobRow | undefined
     if (row === undefined) return undefined
-    const job = jobFromRow(row)
+    const job = this.specs.job(row)
     const deleting = (this.s.deletingCount.get() as { n: number }).n
     const decision = decide({ job, deleting })
     if (decision.kind === 'reject') throw decision.error
@@ -41,11 +42,11 @@ export class JobLifecycle {
       comment: n.comment ?? null,
       lastUpdatedAt: n.lastUpdatedAtMs,
       completedAt: n.completedAtMs ?? null,
-      body: jobBody(n),
     })
+    this.specs.update(row, n)
     if (decision.cancelExecutions !== undefined)
       this.cancelExecutions(jobId, decision.cancelExecutions.force, n.lastUpdatedAtMs)
-    return jobFromRow(this.s.job.get(jobId) as JobRow)
+    return this.specs.job(this.s.job.get(jobId) as JobRow)
   }
 
   /** QUEUED (and with force IN_PROGRESS) executions → CANCELED, one statement per status. */
@@ -124,6 +125,7 @@ export class JobLifecycle {
     if (deleted.length < batch) {
       this.s.deleteTargets.run(jobId)
       this.s.deleteJob.run(jobId)
+      this.specs.delete(jobId)
       return { deleted, gone: true }
     }
     return { deleted, gone: false }
@@ -144,7 +146,7 @@ function prepareJobStatements(db: Database.Database) {
     deletingJobs: db.prepare(`SELECT job_id FROM jobs WHERE status = 'DELETION_IN_PROGRESS' ORDER BY seq`),
     updateJob: db.prepare(
       `UPDATE jobs SET status = @status, force_canceled = @forceCanceled, reason_code = @reasonCode, comment = @comment,
-         last_updated_at = @lastUpdatedAt, completed_at = @completedAt, body = @body
+         last_updated_at = @lastUpdatedAt, completed_at = @completedAt
        WHERE job_id = @jobId`,
     ),
     cancelByStatus: db.prepare(

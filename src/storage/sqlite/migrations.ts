@@ -137,4 +137,21 @@ export const MIGRATIONS: readonly {
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 5,
+    name: 'job specs apart from the hot job row',
+    // The document and body (targets, configurations) move to job_specs, so that a counter update
+    // rewrites a small row instead of a half-megabyte one. See job-specs.ts.
+    sql: `
+      CREATE TABLE job_specs (
+        job_id    TEXT PRIMARY KEY,
+        document  TEXT NOT NULL,
+        body      TEXT NOT NULL
+      );
+      INSERT INTO job_specs (job_id, document, body) SELECT job_id, document, body FROM jobs;
+      ALTER TABLE jobs DROP COLUMN document;
+      ALTER TABLE jobs DROP COLUMN body;
+      ALTER TABLE jobs ADD COLUMN spec_version INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ]

@@ -1,5 +1,5 @@
 /** Row types of the SQLite schema and their mapping to domain records. */
-import type { Execution, ExecutionCounts, Job, JsonObject, Thing } from '../../domain/records.js'
+import type { Execution, ExecutionCounts, Job, Thing } from '../../domain/records.js'
 import type { ExecutionStatus, JobStatus, TargetSelection } from '../../domain/statuses.js'
 
 export interface ThingRow {
@@ -22,8 +22,7 @@ export interface JobRow {
   force_canceled: number
   reason_code: string | null
   comment: string | null
-  document: string
-  body: string
+  spec_version: number
   n_queued: number
   n_in_progress: number
   n_succeeded: number
@@ -75,7 +74,7 @@ export function thingFromRow(r: ThingRow): Thing {
 }
 
 /** Fields of a job kept in the `body` JSON column: read whole, never queried. */
-type JobBody = Omit<
+export type JobBody = Omit<
   Job,
   | 'jobId'
   | 'status'
@@ -123,8 +122,8 @@ export function countsFromRow(r: JobRow): ExecutionCounts {
   }
 }
 
-export function jobFromRow(r: JobRow): Job {
-  const body = JSON.parse(r.body) as JobBody & JsonObject
+/** The job from its hot row and its spec (job-specs.ts). */
+export function jobFromParts(r: JobRow, document: string, body: JobBody): Job {
   return {
     ...body,
     jobId: r.job_id,
@@ -137,7 +136,7 @@ export function jobFromRow(r: JobRow): Job {
     forceCanceled: r.force_canceled === 1,
     ...(r.reason_code === null ? {} : { reasonCode: r.reason_code }),
     ...(r.comment === null ? {} : { comment: r.comment }),
-    document: r.document,
+    document,
     counts: countsFromRow(r),
   }
 }

@@ -46,7 +46,8 @@ import { MIGRATIONS } from './migrations.js'
 import type { Statements } from './statements.js'
 import { prepare } from './statements.js'
 import type { ExecutionRow, JobRow, ThingRow } from './rows.js'
-import { COUNT_COLUMN, executionFromRow, jobBody, jobFromRow, thingFromRow } from './rows.js'
+import { COUNT_COLUMN, executionFromRow, thingFromRow } from './rows.js'
+import { JobSpecs } from './job-specs.js'
 
 export interface SqliteStoreOptions {
   /** Database file; created with its folder when missing. */
@@ -63,6 +64,8 @@ export class SqliteStore implements Store {
   /** Background WAL checkpoints; exposed so tests can see that it runs. */
   readonly checkpointer: Checkpointer | undefined
   private readonly s: Statements
+  private readonly specs: JobSpecs
+  private readonly readExecution: (key: ExecutionKey) => { execution: Execution; job: Job } | undefined
   private readonly groups: GroupTables
   private readonly jobLifecycle: JobLifecycle
   private readonly templates: TemplateTable
@@ -90,13 +93,16 @@ export class SqliteStore implements Store {
       for (const listener of this.commitListeners) listener()
     })
     this.s = prepare(this.db)
+    this.specs = new JobSpecs(this.db)
+    // One read transaction instead of one per statement.
+    this.readExecution = this.db.transaction((key: ExecutionKey) => this.readExecutionTx(key))
     this.outbox = new Outbox(this.db, options.notifications === true)
     const counters = {
       adjust: (jobId: string, status: ExecutionStatus, delta: number) =>
         this.adjustCount(jobId, status, delta),
     }
     this.groups = new GroupTables(this.db, this.s, counters, this.outbox)
-    this.jobLifecycle = new JobLifecycle(this.db, counters, this.s, this.outbox)
+    this.jobLifecycle = new JobLifecycle(this.db, counters, this.s, this.outbox, this.specs)
     this.templates = new TemplateTable(this.db)
   }
 
@@ -215,7 +221,7 @@ export class SqliteStore implements Store {
 
   private readJob(jobId: string): Job | undefined {
     const row = this.s.job.get(jobId) as JobRow | undefined
-    return row === undefined ? undefined : jobFromRow(row)
+    return row === undefined ? undefined : this.specs.job(row)
   }
 
   createJob(job: Job, targets: JobTargets): Promise<CreateJobOutcome> {
@@ -235,9 +241,9 @@ export class SqliteStore implements Store {
         job.namespaceId ?? null,
         job.createdAtMs,
         job.lastUpdatedAtMs,
-        job.document,
-        jobBody(job),
+        this.specs.nextVersion(),
       )
+      this.specs.insert(job)
       for (const arn of new Set(job.targets)) insertTarget(this.s, job.jobId, arn)
       let created = 0
       if (job.status === 'IN_PROGRESS') {
@@ -315,16 +321,27 @@ export class SqliteStore implements Store {
       .prepare(`SELECT * FROM jobs j WHERE ${where.join(' AND ')} ORDER BY j.seq LIMIT ?`)
       .all(...params) as JobRow[]
     const seqOf = new Map(rows.map((r) => [r.job_id, r.seq]))
-    return Promise.resolve(pageOf(rows.map(jobFromRow), page.limit, (j) => String(seqOf.get(j.jobId))))
+    return Promise.resolve(
+      pageOf(
+        rows.map((r) => this.specs.job(r)),
+        page.limit,
+        (j) => String(seqOf.get(j.jobId)),
+      ),
+    )
   }
 
   // ---- executions ----
 
   getExecution(key: ExecutionKey): Promise<{ execution: Execution; job: Job } | undefined> {
+    return Promise.resolve(this.readExecution(key))
+  }
+
+  /** The job and its execution as of the same commit. */
+  private readExecutionTx(key: ExecutionKey): { execution: Execution; job: Job } | undefined {
     const job = this.readJob(key.jobId)
-    if (job === undefined) return Promise.resolve(undefined)
+    if (job === undefined) return undefined
     const row = this.readExecutionRow(key)
-    return Promise.resolve(row === undefined ? undefined : { execution: executionFromRow(row), job })
+    return row === undefined ? undefined : { execution: executionFromRow(row), job }
   }
 
   private readExecutionRow(key: ExecutionKey): ExecutionRow | undefined {

@@ -29,8 +29,8 @@ export function prepare(db: Database.Database) {
       'SELECT value FROM json_each(?) WHERE value NOT IN (SELECT thing_name FROM things) ORDER BY value',
     ),
     insertJob: db.prepare(
-      `INSERT INTO jobs (job_id, status, target_selection, namespace_id, created_at, last_updated_at, document, body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (job_id, status, target_selection, namespace_id, created_at, last_updated_at, spec_version)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertTarget: db.prepare(
       'INSERT OR IGNORE INTO job_targets (job_id, target_arn, target_kind, target_name) VALUES (?, ?, ?, ?)',
