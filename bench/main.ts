@@ -1,0 +1,146 @@
+/**
+ * `npm run bench [-- flags]`: fleetjobs over HTTP against two baselines measured in the same run
+ * (a bare node:http server, and node:http + better-sqlite3 doing only the SQL), plus the 10,000-thing
+ * CreateJob. Servers run in child processes; this process generates the load.
+ *
+ *   --quick            a very short smoke run of every figure (CI)
+ *   --duration S       measured seconds per time-bounded point (default 5; 0.5 with --quick)
+ *   --connections L    comma-separated connection counts (default 1,16,64)
+ *   --only NAME        run only matching points (repeatable, or comma-separated); NAME matches whole
+ *                      dot-separated parts of a point name, `*` any text within a part:
+ *                      `update`, `http.update.c1`, `describe*`, `c64`
+ *   --json FILE        also write every figure as {"results": [{name, value, unit, baseline, ratio}]}
+ *   --cpu-prof DIR     profile the fleetjobs server (node --cpu-prof) and print its top self time
+ *   --list             print the point names and exit
+ */
+import { mkdirSync, readdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { topSelfTime } from './lib/cpu-profile.js'
+import { figuresOf, hasFailures, printTables, writeJson } from './lib/report.js'
+import { Session } from './lib/session.js'
+import type { BenchOptions, Figure, ScenarioContext, ThroughputPoint } from './lib/types.js'
+import { SCENARIOS } from './scenarios/index.js'
+
+function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean } {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      connections: { type: 'string' },
+      only: { type: 'string', multiple: true },
+      json: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      list: { type: 'boolean', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  })
+  const quick = values.quick === true
+  const durationS = values.duration === undefined ? (quick ? 0.5 : 5) : Number(values.duration)
+  if (!(durationS > 0 && durationS <= 120)) throw new Error('--duration takes seconds in (0, 120]')
+  const connections = (values.connections ?? '1,16,64').split(',').map(Number)
+  if (connections.some((c) => !Number.isInteger(c) || c < 1 || c > 1024)) {
+    throw new Error('--connections takes integers in 1..1024, comma-separated')
+  }
+  return {
+    quick,
+    durationS,
+    warmupS: quick ? 0.2 : Math.min(1, durationS / 2),
+    connections,
+    only: (values.only ?? []).flatMap((o) => o.split(',')).filter((o) => o !== ''),
+    jsonFile: values.json,
+    cpuProfDir: values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']),
+    // Full: warm-up + measured = one 10,000-target job's executions per point.
+    deleteAmount: quick ? 500 : 9_000,
+    deleteWarmup: quick ? 100 : 1_000,
+    createJobReps: quick ? 1 : 3,
+    list: values.list === true,
+  }
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2))
+  const names = SCENARIOS.flatMap((s) => s.points(options))
+  const patterns = options.only.map(onlyPattern)
+  const wants = (point: string): boolean => patterns.length === 0 || patterns.some((p) => p.test(point))
+  if (options.list) {
+    console.log(names.filter(wants).join('\n'))
+    return 0
+  }
+  if (!names.some(wants)) throw new Error(`--only ${options.only.join(',')} matches no point; see --list`)
+  if (options.cpuProfDir !== undefined) mkdirSync(options.cpuProfDir, { recursive: true })
+
+  const started = performance.now()
+  const log = (message: string): void => {
+    const s = ((performance.now() - started) / 1000).toFixed(1).padStart(6)
+    console.error(`[${s}s] ${message}`)
+  }
+  const points: ThroughputPoint[] = []
+  const figures: Figure[] = []
+  const session = new Session(options, log)
+  const ctx: ScenarioContext = {
+    options,
+    session,
+    wants,
+    recordPoint: (p) => points.push(p),
+    recordFigure: (f) => figures.push(f),
+    log,
+  }
+  try {
+    for (const scenario of SCENARIOS) await scenario.run(ctx)
+  } finally {
+    await session.close()
+  }
+  const all = [...figuresOf(points), ...figures]
+  printTables(points, all)
+  if (options.jsonFile !== undefined) {
+    writeJson(options.jsonFile, options, all)
+    log(`wrote ${all.length} figures to ${options.jsonFile}`)
+  }
+  if (options.cpuProfDir !== undefined && session.fleetjobsPid !== undefined) {
+    printProfile(options.cpuProfDir, session.fleetjobsPid)
+  }
+  log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+  const failed = points.filter(hasFailures)
+  if (failed.length > 0) {
+    console.error(`requests failed at: ${failed.map((p) => p.name).join(', ')}`)
+    return 1
+  }
+  return 0
+}
+
+/** `--only` pattern → regular expression over whole dot-separated parts of a point name. */
+function onlyPattern(pattern: string): RegExp {
+  const body = pattern
+    .split('*')
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[^.]*')
+  return new RegExp(`(^|\\.)${body}(\\.|$)`)
+}
+
+/** The main thread's profile (thread id 0) of the server process; workers write their own. */
+function printProfile(dir: string, pid: number): void {
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.0.`))
+    .map((f) => join(dir, f))[0]
+  if (file === undefined) {
+    console.log(`no main-thread profile of pid ${pid} in ${dir}`)
+    return
+  }
+  console.log(`\nfleetjobs server main thread, top self time (${file}):`)
+  for (const t of topSelfTime(file, 25)) {
+    console.log(`${(t.share * 100).toFixed(1).padStart(5)}%  ${t.ms.toFixed(0).padStart(6)} ms  ${t.fn}`)
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error: unknown) => {
+    console.error(error)
+    process.exitCode = 1
+  },
+)

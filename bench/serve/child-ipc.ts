@@ -1,0 +1,80 @@
+/**
+ * The child side of the bench's server processes: each `bench/serve/*.ts` entry starts its server,
+ * says `ready` with its URLs over the IPC channel, answers `call`s from the bench process and exits
+ * after `close` (so `--cpu-prof` profiles are written) or when the bench process goes away.
+ */
+
+export interface ServerInfo {
+  /** Control-plane base URL. */
+  readonly url: string
+  /** Data-plane base URL (its own listener). */
+  readonly dataPlaneUrl: string
+}
+
+export type ChildMessage =
+  | { readonly type: 'ready'; readonly info: ServerInfo }
+  | { readonly type: 'result'; readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly type: 'result'; readonly id: number; readonly ok: false; readonly error: string }
+
+export type ParentMessage = {
+  readonly type: 'call'
+  readonly id: number
+  readonly method: string
+  readonly args: unknown
+}
+
+export interface ChildServer {
+  readonly info: ServerInfo
+  /** Methods the bench process may call; `close` is handled here. */
+  readonly handlers: Readonly<Record<string, (args: unknown) => unknown>>
+  close(): Promise<void>
+}
+
+/** The JSON configuration the bench process passes as the first argument. */
+export function childConfig<T>(): T {
+  const raw = process.argv[2]
+  if (raw === undefined) throw new Error('missing configuration argument')
+  return JSON.parse(raw) as T
+}
+
+export async function serveChild(start: () => Promise<ChildServer>): Promise<void> {
+  const send = (message: ChildMessage, then?: () => void): void => {
+    if (process.send === undefined) throw new Error('bench servers run as forked children (IPC)')
+    process.send(message, undefined, {}, () => then?.())
+  }
+  const server = await start()
+  let closing: Promise<void> | undefined
+  const close = (): Promise<void> => (closing ??= server.close())
+  process.on('disconnect', () => {
+    // The bench process went away without closing us: stop anyway.
+    void close().finally(() => process.exit(0))
+  })
+  process.on('message', (message: ParentMessage) => {
+    if (message.type !== 'call') return
+    if (message.method === 'close') {
+      close().then(
+        () => send({ type: 'result', id: message.id, ok: true, value: null }, () => process.exit(0)),
+        (error: unknown) =>
+          send({ type: 'result', id: message.id, ok: false, error: String(error) }, () => process.exit(1)),
+      )
+      return
+    }
+    const handler = server.handlers[message.method]
+    Promise.resolve()
+      .then(() => {
+        if (handler === undefined) throw new Error(`no method ${message.method}`)
+        return handler(message.args)
+      })
+      .then(
+        (value) => send({ type: 'result', id: message.id, ok: true, value: value ?? null }),
+        (error: unknown) =>
+          send({
+            type: 'result',
+            id: message.id,
+            ok: false,
+            error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+          }),
+      )
+  })
+  send({ type: 'ready', info: server.info })
+}
