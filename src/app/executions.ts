@@ -61,7 +61,7 @@ export async function listJobExecutionsForJob(
   },
 ): Promise<{ executions: readonly Execution[]; nextToken?: string }> {
   const filters = { jobId: input.jobId, status: input.status }
-  const page = pageRequest('ListJobExecutionsForJob', filters, input, ctx.settings.defaultPageSize)
+  const page = pageRequest('ListJobExecutionsForJob', filters, input, ctx.settings.defaultPageSize, 'seq')
   await requireJob(ctx, input.jobId)
   const result = await ctx.store.listExecutionsForJob(input.jobId, filters, page)
   const token = nextToken('ListJobExecutionsForJob', filters, result)
@@ -89,7 +89,7 @@ export async function listJobExecutionsForThing(
     namespaceId: input.namespaceId,
     jobId: input.jobId,
   }
-  const page = pageRequest('ListJobExecutionsForThing', filters, input, ctx.settings.defaultPageSize)
+  const page = pageRequest('ListJobExecutionsForThing', filters, input, ctx.settings.defaultPageSize, 'seq')
   if (
     !(await ctx.store.thingExists(input.thingName)) &&
     !(await ctx.store.hasExecutionsForThing(input.thingName))

@@ -228,7 +228,7 @@ export async function listJobs(
     namespaceId: input.namespaceId,
     targetArn: group === undefined ? undefined : thingGroupArn(ctx.scope, group.thingGroupName),
   }
-  const page = pageRequest('ListJobs', filters, input, ctx.settings.defaultPageSize)
+  const page = pageRequest('ListJobs', filters, input, ctx.settings.defaultPageSize, 'seq')
   const result = await ctx.store.listJobs(filters, page)
   const token = nextToken('ListJobs', filters, result)
   const jobs = await Promise.all(result.items.map((job) => withGroupId(ctx, job)))

@@ -16,16 +16,28 @@ interface TokenBody {
   a: string
 }
 
+/**
+ * What a store cursor looks like: `seq` (a row sequence number, for lists in creation order) or
+ * `name` (any string; lists in name order). A token whose cursor has the wrong shape was forged.
+ */
+export type CursorKind = 'seq' | 'name'
+const SEQ_CURSOR = /^[0-9]{1,15}$/
+
 export function pageRequest(
   op: string,
   filters: object,
   input: { maxResults?: number | undefined; nextToken?: string | undefined },
   defaultPageSize: number,
+  cursor: CursorKind,
 ): PageRequest {
   const limit = input.maxResults ?? defaultPageSize
   if (input.nextToken === undefined) return { limit }
-  return { limit, after: decodeToken(op, filters, input.nextToken) }
+  const after = decodeToken(op, filters, input.nextToken)
+  if (cursor === 'seq' && !SEQ_CURSOR.test(after)) throw badToken()
+  return { limit, after }
 }
+
+const badToken = () => invalidRequest('nextToken is invalid or does not belong to this request')
 
 export function nextToken(op: string, filters: object, page: Page<unknown>): string | undefined {
   if (page.after === undefined) return undefined
@@ -34,7 +46,7 @@ export function nextToken(op: string, filters: object, page: Page<unknown>): str
 }
 
 function decodeToken(op: string, filters: object, token: string): string {
-  const bad = () => invalidRequest('nextToken is invalid or does not belong to this request')
+  const bad = badToken
   if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw bad()
   let body: unknown
   try {

@@ -118,7 +118,7 @@ export async function listJobTemplates(
   ctx: AppContext,
   input: { maxResults?: number | undefined; nextToken?: string | undefined },
 ): Promise<{ templates: readonly JobTemplate[]; nextToken?: string }> {
-  const page = pageRequest('ListJobTemplates', {}, input, ctx.settings.defaultPageSize)
+  const page = pageRequest('ListJobTemplates', {}, input, ctx.settings.defaultPageSize, 'seq')
   const result = await ctx.store.listJobTemplates(page)
   const token = nextToken('ListJobTemplates', {}, result)
   return { templates: result.items, ...(token === undefined ? {} : { nextToken: token }) }

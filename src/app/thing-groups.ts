@@ -133,7 +133,7 @@ export async function listThingGroups(
     namePrefixFilter: input.namePrefixFilter,
     recursive: input.recursive,
   }
-  const page = pageRequest('ListThingGroups', filters, input, ctx.settings.defaultPageSize)
+  const page = pageRequest('ListThingGroups', filters, input, ctx.settings.defaultPageSize, 'name')
   if (input.parentGroup !== undefined && (await ctx.store.getThingGroup(input.parentGroup)) === undefined) {
     throw notFound(`Thing group ${input.parentGroup} not found`)
   }
@@ -209,7 +209,7 @@ export async function listThingsInThingGroup(
   },
 ): Promise<{ things: readonly string[]; nextToken?: string }> {
   const filters = { thingGroupName: input.thingGroupName, recursive: input.recursive === true }
-  const page = pageRequest('ListThingsInThingGroup', filters, input, ctx.settings.defaultPageSize)
+  const page = pageRequest('ListThingsInThingGroup', filters, input, ctx.settings.defaultPageSize, 'name')
   if ((await ctx.store.getThingGroup(input.thingGroupName)) === undefined) {
     throw notFound(`Thing group ${input.thingGroupName} not found`)
   }
@@ -223,7 +223,7 @@ export async function listThingGroupsForThing(
   input: { thingName: string; maxResults?: number | undefined; nextToken?: string | undefined },
 ): Promise<{ groups: readonly ThingGroup[]; nextToken?: string }> {
   const filters = { thingName: input.thingName }
-  const page = pageRequest('ListThingGroupsForThing', filters, input, ctx.settings.defaultPageSize)
+  const page = pageRequest('ListThingGroupsForThing', filters, input, ctx.settings.defaultPageSize, 'name')
   if (!(await ctx.store.thingExists(input.thingName))) throw notFound(`Thing ${input.thingName} not found`)
   const result = await ctx.store.listGroupsForThing(input.thingName, page)
   const token = nextToken('ListThingGroupsForThing', filters, result)

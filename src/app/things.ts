@@ -120,7 +120,7 @@ export async function listThings(
     usePrefixAttributeValue: input.usePrefixAttributeValue,
     thingTypeName: input.thingTypeName,
   }
-  const page = pageRequest('ListThings', filters, input, ctx.settings.defaultPageSize)
+  const page = pageRequest('ListThings', filters, input, ctx.settings.defaultPageSize, 'name')
   // No thing has a type, so a type filter matches nothing. [spec: things#listthings]
   if (input.thingTypeName !== undefined) return { things: [] }
   const result = await ctx.store.listThings(filters, page)
