@@ -65,6 +65,8 @@ function uuidOf(seed: string): string {
 const seg = encodeURIComponent
 
 export const thingArn = (thingName: string): string => `arn:aws:iot:${REGION}:${ACCOUNT}:thing/${thingName}`
+export const thingGroupArn = (groupName: string): string =>
+  `arn:aws:iot:${REGION}:${ACCOUNT}:thinggroup/${groupName}`
 
 /** Control plane (`iot`), sent to the main listener. */
 export const controlPlane = {
@@ -73,6 +75,16 @@ export const controlPlane = {
     signed('iot', 'PUT', `/jobs/${seg(jobId)}`, JSON.stringify({ targets, document })),
   describeJobExecution: (thingName: string, jobId: string): HttpRequest =>
     signed('iot', 'GET', `/things/${seg(thingName)}/jobs/${seg(jobId)}`, undefined),
+  createThingGroup: (groupName: string): HttpRequest =>
+    signed('iot', 'POST', `/thing-groups/${seg(groupName)}`, '{}'),
+  listJobExecutionsForJob: (jobId: string, maxResults: number, nextToken?: string): HttpRequest =>
+    signed(
+      'iot',
+      'GET',
+      `/jobs/${seg(jobId)}/things?maxResults=${maxResults}` +
+        (nextToken === undefined ? '' : `&nextToken=${seg(nextToken)}`),
+      undefined,
+    ),
   deleteJobExecution: (thingName: string, jobId: string, executionNumber: number): HttpRequest =>
     signed(
       'iot',

@@ -48,6 +48,15 @@ export class Session {
     return server
   }
 
+  /**
+   * A second fleetjobs server with a data directory of its own, for the fleet-scale figures: its
+   * million executions must not slow the HTTP points, which run on `fleetjobs()`.
+   */
+  fleetjobsAtScale(): Promise<ServerProcess> {
+    const config: FleetjobsConfig = { region: REGION, accountId: ACCOUNT, maxTargetsPerJob: FLEET_THINGS }
+    return this.server('fleetjobs-scale', 'fleetjobs', config, [])
+  }
+
   baseline(name: BaselineName): Promise<ServerProcess> {
     return this.server(name, name, null, [])
   }

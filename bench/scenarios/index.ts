@@ -4,9 +4,11 @@
  */
 import type { Scenario } from '../lib/types.js'
 import { createJob } from './create-job.js'
+import { fleetScale } from './fleet-scale.js'
 import { httpDelete } from './http-delete.js'
 import { httpDescribe } from './http-describe.js'
 import { httpUpdate } from './http-update.js'
 
 // CreateJob runs before DeleteJobExecution, whose executions come from its 10,000-target jobs.
-export const SCENARIOS: readonly Scenario[] = [httpUpdate, httpDescribe, createJob, httpDelete]
+// The fleet-scale family runs last, on a server of its own.
+export const SCENARIOS: readonly Scenario[] = [httpUpdate, httpDescribe, createJob, httpDelete, fleetScale]
