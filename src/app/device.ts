@@ -68,7 +68,7 @@ export async function describeJobExecutionForDevice(
     return first
   }
   const found = await ctx.store.getExecution(input)
-  if (found === undefined || !inNamespace(found.job, input.namespaceId)) {
+  if (found === undefined || !inNamespace(found.job, input.namespaceId) || beingDeleted(found.job)) {
     throw notFound(
       input.executionNumber === undefined
         ? `No execution of job ${input.jobId} on thing ${input.thingName}`
@@ -108,12 +108,20 @@ export async function updateJobExecution(
   await requireThing(ctx, input.thingName)
   const nowMs = ctx.clock.nowMs()
   const outcome = await ctx.store.mutateExecution(input, ({ execution, job }) => {
-    if (!inNamespace(job, input.namespaceId)) {
+    if (!inNamespace(job, input.namespaceId) || beingDeleted(job)) {
       throw notFound(`No execution of job ${input.jobId} on thing ${input.thingName}`)
     }
     return decideDeviceUpdate(execution, job, input, nowMs)
   })
   return settled(outcome, input)
+}
+
+/**
+ * A forced DeleteJob takes the job's executions from its devices at once (jobs-control-plane: "devices
+ * lose access to their executions"): they answer as they will once the deletion is done, 404.
+ */
+function beingDeleted(job: { readonly status: string }): boolean {
+  return job.status === 'DELETION_IN_PROGRESS'
 }
 
 /**

@@ -271,7 +271,9 @@ export function decideCancelExecution(
     e,
     moved(e, job, 'CANCELED', nowMs, {
       statusDetails: req.statusDetails,
-      ...(e.status === 'IN_PROGRESS' ? { forceCanceled: true } : {}),
+      // AWS: forceCanceled is "true if the job execution was canceled with the optional force
+      // parameter set to true" — a QUEUED one included (state-machines §11). See docs/decisions.md.
+      ...(req.force ? { forceCanceled: true } : {}),
     }),
   )
 }

@@ -141,14 +141,6 @@ async function serve(
   }
   const route = found.store as Route
   state.route = route
-  const throttle = throttles[state.plane]
-  if (throttle !== undefined) {
-    const key = state.plane === 'dataPlane' ? String(found.params['thingName'] ?? '') : ''
-    if (!throttle.take(key)) {
-      await drain(req)
-      throw new ServiceError('ThrottlingException', 'Rate exceeded')
-    }
-  }
   const body = await readBody(req)
   const query = new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '')
   const input = bind(route.spec, found.params, query, body)
@@ -157,6 +149,13 @@ async function serve(
     throw invalidRequest(
       first === undefined ? 'request is invalid' : describeValidationError(first, models.patternSource),
     )
+  }
+  // [spec: delete-job-execution#2] the rate limit comes after validation: a malformed request is
+  // InvalidRequestException whatever the bucket holds.
+  const throttle = throttles[state.plane]
+  if (throttle !== undefined) {
+    const key = state.plane === 'dataPlane' ? String(found.params['thingName'] ?? '') : ''
+    if (!throttle.take(key)) throw new ServiceError('ThrottlingException', 'Rate exceeded')
   }
   const output = await route.handler.run(ctx, input)
   respond(options, res, state, 200, envelopeSuccess(options, route, input, output, ctx.clock.nowMs()))

@@ -18,12 +18,23 @@ const MAX_GROUP = 256
 export class GroupCommitter {
   private queue: Pending[] = []
   private scheduled = false
+  /** Prepared once: `db.exec` would parse each of them again for every request. */
+  private readonly sql
 
   constructor(
     private readonly db: Database,
     /** Runs after every successful commit (wakes the outbox dispatcher). */
     private readonly afterCommit: () => void = () => undefined,
-  ) {}
+  ) {
+    this.sql = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT op'),
+      release: db.prepare('RELEASE op'),
+      rollbackTo: db.prepare('ROLLBACK TO op'),
+    }
+  }
 
   run<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -45,30 +56,38 @@ export class GroupCommitter {
   }
 
   private commit(group: readonly Pending[]): void {
+    const sql = this.sql
     const outcomes: { ok: boolean; value: unknown }[] = []
     try {
-      this.db.exec('BEGIN IMMEDIATE')
+      sql.begin.run()
     } catch (error) {
       for (const p of group) p.reject(error)
       return
     }
+    // A group of one needs no savepoint: its failure rolls back the transaction, which is its own.
+    const alone = group.length === 1
     for (const p of group) {
-      this.db.exec('SAVEPOINT op')
+      if (!alone) sql.savepoint.run()
       try {
         const value = p.work()
-        this.db.exec('RELEASE op')
+        if (!alone) sql.release.run()
         outcomes.push({ ok: true, value })
       } catch (error) {
-        this.db.exec('ROLLBACK TO op')
-        this.db.exec('RELEASE op')
+        if (alone) {
+          if (this.db.inTransaction) sql.rollback.run()
+          p.reject(error)
+          return
+        }
+        sql.rollbackTo.run()
+        sql.release.run()
         outcomes.push({ ok: false, value: error })
       }
     }
     try {
-      this.db.exec('COMMIT')
+      sql.commit.run()
     } catch (error) {
       // The whole group is lost: every caller hears of it, none is told it succeeded.
-      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      if (this.db.inTransaction) sql.rollback.run()
       for (const p of group) p.reject(error)
       return
     }

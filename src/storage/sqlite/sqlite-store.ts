@@ -85,9 +85,18 @@ export class SqliteStore implements Store {
     const intervalMs = options.checkpointIntervalMs ?? 1000
     if (intervalMs > 0) {
       this.db.pragma('wal_autocheckpoint = 0')
-      this.checkpointer = new Checkpointer(options.file, intervalMs, () => {
-        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000')
-      })
+      this.checkpointer = new Checkpointer(
+        options.file,
+        intervalMs,
+        () => {
+          // Between two transactions (no callback runs inside one): copies only the frames committed
+          // since the worker's pass, so that the next commit starts the WAL over.
+          if (this.db.open && !this.db.inTransaction) this.db.pragma('wal_checkpoint(PASSIVE)')
+        },
+        () => {
+          if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000')
+        },
+      )
     }
     this.commits = new GroupCommitter(this.db, () => {
       for (const listener of this.commitListeners) listener()
