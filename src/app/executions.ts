@@ -13,7 +13,7 @@ import type { ExecutionStatus } from '../domain/statuses.js'
 import type { MutateOutcome } from '../ports/store.js'
 import type { AppContext } from './context.js'
 import { checkNamespace, requireJob } from './jobs.js'
-import { nextToken, pageRequest } from './pagination.js'
+import { EXECUTION_KEY, nextToken, pageRequest } from './pagination.js'
 
 const describeKey = (thingName: string, jobId: string, executionNumber: number | undefined): string =>
   executionNumber === undefined
@@ -61,7 +61,13 @@ export async function listJobExecutionsForJob(
   },
 ): Promise<{ executions: readonly Execution[]; nextToken?: string }> {
   const filters = { jobId: input.jobId, status: input.status }
-  const page = pageRequest('ListJobExecutionsForJob', filters, input, ctx.settings.defaultPageSize, 'seq')
+  const page = pageRequest(
+    'ListJobExecutionsForJob',
+    filters,
+    input,
+    ctx.settings.defaultPageSize,
+    EXECUTION_KEY,
+  )
   await requireJob(ctx, input.jobId)
   const result = await ctx.store.listExecutionsForJob(input.jobId, filters, page)
   const token = nextToken('ListJobExecutionsForJob', filters, result)
@@ -89,7 +95,13 @@ export async function listJobExecutionsForThing(
     namespaceId: input.namespaceId,
     jobId: input.jobId,
   }
-  const page = pageRequest('ListJobExecutionsForThing', filters, input, ctx.settings.defaultPageSize, 'seq')
+  const page = pageRequest(
+    'ListJobExecutionsForThing',
+    filters,
+    input,
+    ctx.settings.defaultPageSize,
+    EXECUTION_KEY,
+  )
   if (
     !(await ctx.store.thingExists(input.thingName)) &&
     !(await ctx.store.hasExecutionsForThing(input.thingName))

@@ -21,7 +21,7 @@ import type { AppContext } from './context.js'
 import { templateOf } from './templates.js'
 import type { JobTemplate } from '../domain/templates.js'
 import { substituteParameters } from '../domain/templates.js'
-import { nextToken, pageRequest } from './pagination.js'
+import { JOB_KEY, nextToken, pageRequest } from './pagination.js'
 
 export interface CreateJobInput {
   readonly jobId: string
@@ -66,6 +66,7 @@ export async function createJob(
   checkRetryConfig(input.jobExecutionsRetryConfig)
   const startMs = checkSchedulingConfig(input.schedulingConfig, nowMs)
   checkTags(input.tags)
+  if (input.document !== undefined) checkDocument(input.document)
   if ((input.destinationPackageVersions?.length ?? 0) > MAX_DESTINATION_PACKAGE_VERSIONS) {
     throw invalidRequest(
       `destinationPackageVersions may hold at most ${MAX_DESTINATION_PACKAGE_VERSIONS} ARNs`,
@@ -79,38 +80,16 @@ export async function createJob(
   }
   const { thingNames, groupNames } = parseTargets(ctx, targets)
   // 3.–6. document source, template, parameters
-  let template: JobTemplate | undefined
-  let document: string
-  let rawDocument: string | undefined
-  if (input.jobTemplateArn !== undefined) {
-    if (input.document !== undefined || input.documentSource !== undefined) {
-      // [open-question 20]
-      throw invalidRequest('document and documentSource cannot be given with jobTemplateArn')
-    }
-    template = await templateOf(ctx, input.jobTemplateArn)
-    if (template.document === undefined)
-      throw invalidRequest(`Job template ${template.jobTemplateId} has no document`)
-    if (input.documentParameters !== undefined && !ctx.settings.allowDocumentParametersWithCustomTemplates) {
-      // [open-question 34] AWS accepts documentParameters only with its managed templates.
-      throw invalidRequest('documentParameters can only be used with AWS managed templates')
-    }
-    rawDocument = template.document
-    document = substituteParameters(template.document, input.documentParameters ?? {})
-  } else {
-    if (input.documentParameters !== undefined) {
-      throw invalidRequest('documentParameters can only be given with jobTemplateArn')
-    }
-    if ((input.document === undefined) === (input.documentSource === undefined)) {
-      throw invalidRequest('exactly one of document and documentSource is required')
-    }
-    if (input.documentSource !== undefined) {
-      throw invalidRequest(
-        'documentSource is not supported: no document fetcher is configured; pass document instead',
-      )
-    }
-    document = input.document ?? ''
-    checkDocument(document)
+  let source: DocumentSource
+  try {
+    source = await documentSourceOf(ctx, input)
+  } catch (error) {
+    // Step 2 comes first: a missing target is the answer even when the document is wrong too. The
+    // store checks the targets again when it writes; this read is only on the error path.
+    await requireTargets(ctx, thingNames, groupNames)
+    throw error
   }
+  const { template, document, rawDocument } = source
 
   const status: JobStatus = startMs !== undefined && startMs > nowMs ? 'SCHEDULED' : 'IN_PROGRESS'
   const job: Job = {
@@ -158,6 +137,62 @@ export async function createJob(
     case 'created':
       return { jobArn: arn, jobId: input.jobId, ...defined({ description: outcome.job.description }) }
   }
+}
+
+interface DocumentSource {
+  readonly template: JobTemplate | undefined
+  readonly document: string
+  readonly rawDocument: string | undefined
+}
+
+/** Steps 3–6 of CreateJob's validation. [spec: jobs-control-plane#createjob] */
+async function documentSourceOf(ctx: AppContext, input: CreateJobInput): Promise<DocumentSource> {
+  if (input.jobTemplateArn !== undefined) {
+    if (input.document !== undefined || input.documentSource !== undefined) {
+      // [open-question 20]
+      throw invalidRequest('document and documentSource cannot be given with jobTemplateArn')
+    }
+    const template = await templateOf(ctx, input.jobTemplateArn)
+    if (template.document === undefined)
+      throw invalidRequest(`Job template ${template.jobTemplateId} has no document`)
+    if (input.documentParameters !== undefined && !ctx.settings.allowDocumentParametersWithCustomTemplates) {
+      // [open-question 34] AWS accepts documentParameters only with its managed templates.
+      throw invalidRequest('documentParameters can only be used with AWS managed templates')
+    }
+    return {
+      template,
+      rawDocument: template.document,
+      document: substituteParameters(template.document, input.documentParameters ?? {}),
+    }
+  }
+  if (input.documentParameters !== undefined) {
+    throw invalidRequest('documentParameters can only be given with jobTemplateArn')
+  }
+  if ((input.document === undefined) === (input.documentSource === undefined)) {
+    throw invalidRequest('exactly one of document and documentSource is required')
+  }
+  if (input.documentSource !== undefined) {
+    throw invalidRequest(
+      'documentSource is not supported: no document fetcher is configured; pass document instead',
+    )
+  }
+  // The document's own rules were checked with the other members (step 1).
+  return { template: undefined, document: input.document ?? '', rawDocument: undefined }
+}
+
+/** ResourceNotFoundException naming the first targets that do not exist. [open-question 19] */
+async function requireTargets(
+  ctx: AppContext,
+  thingNames: readonly string[],
+  groupNames: readonly string[],
+): Promise<void> {
+  const missingThings: string[] = []
+  for (const name of thingNames) if (!(await ctx.store.thingExists(name))) missingThings.push(name)
+  if (missingThings.length > 0) throw notFound(`Thing ${missingThings.join(', ')} not found`)
+  const missingGroups: string[] = []
+  for (const name of groupNames)
+    if ((await ctx.store.getThingGroup(name)) === undefined) missingGroups.push(name)
+  if (missingGroups.length > 0) throw notFound(`Thing group ${missingGroups.join(', ')} not found`)
 }
 
 /** Splits target ARNs into thing and group names; a malformed one is InvalidRequestException. */
@@ -228,7 +263,7 @@ export async function listJobs(
     namespaceId: input.namespaceId,
     targetArn: group === undefined ? undefined : thingGroupArn(ctx.scope, group.thingGroupName),
   }
-  const page = pageRequest('ListJobs', filters, input, ctx.settings.defaultPageSize, 'seq')
+  const page = pageRequest('ListJobs', filters, input, ctx.settings.defaultPageSize, JOB_KEY)
   const result = await ctx.store.listJobs(filters, page)
   const token = nextToken('ListJobs', filters, result)
   const jobs = await Promise.all(result.items.map((job) => withGroupId(ctx, job)))

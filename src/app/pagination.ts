@@ -17,11 +17,11 @@ interface TokenBody {
 }
 
 /**
- * What a store cursor looks like: `seq` (a row sequence number, for lists in creation order) or
- * `name` (any string; lists in name order). A token whose cursor has the wrong shape was forged.
+ * What a store cursor looks like: `name` (any string; lists in name order) or a sort key, the JSON
+ * array of the last item's key members of these types (lists in key order). A token whose cursor has
+ * another shape was forged.
  */
-export type CursorKind = 'seq' | 'name'
-const SEQ_CURSOR = /^[0-9]{1,15}$/
+export type CursorKind = 'name' | readonly ('number' | 'string')[]
 
 export function pageRequest(
   op: string,
@@ -33,9 +33,29 @@ export function pageRequest(
   const limit = input.maxResults ?? defaultPageSize
   if (input.nextToken === undefined) return { limit }
   const after = decodeToken(op, filters, input.nextToken)
-  if (cursor === 'seq' && !SEQ_CURSOR.test(after)) throw badToken()
+  if (cursor !== 'name' && !isKey(after, cursor)) throw badToken()
   return { limit, after }
 }
+
+function isKey(after: string, types: readonly ('number' | 'string')[]): boolean {
+  let key: unknown
+  try {
+    key = JSON.parse(after)
+  } catch {
+    // Not JSON: not a key we made.
+    return false
+  }
+  return (
+    Array.isArray(key) &&
+    key.length === types.length &&
+    key.every((v, i) => (types[i] === 'number' ? Number.isSafeInteger(v) : typeof v === 'string'))
+  )
+}
+
+/** [open-question 3] the sort keys of the lists in creation order. */
+export const JOB_KEY = ['number', 'string'] as const // createdAt, jobId
+export const EXECUTION_KEY = ['number', 'string', 'number'] as const // queuedAt, thing or job, executionNumber
+export const TEMPLATE_KEY = ['number', 'string'] as const // createdAt, jobTemplateId
 
 const badToken = () => invalidRequest('nextToken is invalid or does not belong to this request')
 

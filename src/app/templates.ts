@@ -16,7 +16,7 @@ import {
 import type { JsonObject } from '../domain/records.js'
 import type { JobTemplate } from '../domain/templates.js'
 import type { AppContext } from './context.js'
-import { nextToken, pageRequest } from './pagination.js'
+import { TEMPLATE_KEY, nextToken, pageRequest } from './pagination.js'
 
 export interface CreateJobTemplateInput {
   readonly jobTemplateId: string
@@ -118,7 +118,7 @@ export async function listJobTemplates(
   ctx: AppContext,
   input: { maxResults?: number | undefined; nextToken?: string | undefined },
 ): Promise<{ templates: readonly JobTemplate[]; nextToken?: string }> {
-  const page = pageRequest('ListJobTemplates', {}, input, ctx.settings.defaultPageSize, 'seq')
+  const page = pageRequest('ListJobTemplates', {}, input, ctx.settings.defaultPageSize, TEMPLATE_KEY)
   const result = await ctx.store.listJobTemplates(page)
   const token = nextToken('ListJobTemplates', {}, result)
   return { templates: result.items, ...(token === undefined ? {} : { nextToken: token }) }

@@ -154,4 +154,21 @@ export const MIGRATIONS: readonly {
       ALTER TABLE jobs ADD COLUMN spec_version INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 6,
+    name: 'list orders of the spec',
+    // [open-question 3] jobs by (createdAt, jobId); a job's executions by (queuedAt, thingName,
+    // executionNumber); a thing's by (queuedAt, jobId, executionNumber); templates by (createdAt, id).
+    // Keyset pagination walks these indexes.
+    sql: `
+      CREATE INDEX jobs_by_created ON jobs (created_at, job_id);
+      DROP INDEX executions_by_job_status;
+      DROP INDEX executions_by_thing;
+      CREATE INDEX executions_by_job_queued ON job_executions (job_id, queued_at, thing_name, execution_number);
+      CREATE INDEX executions_by_job_status_queued
+        ON job_executions (job_id, status, queued_at, thing_name, execution_number);
+      CREATE INDEX executions_by_thing_queued ON job_executions (thing_name, queued_at, job_id, execution_number);
+      CREATE INDEX job_templates_by_created ON job_templates (created_at, template_id);
+    `,
+  },
 ]

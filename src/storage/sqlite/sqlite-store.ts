@@ -307,8 +307,14 @@ export class SqliteStore implements Store {
   }
 
   listJobs(filter: JobFilter, page: PageRequest): Promise<Page<Job>> {
-    const where: string[] = ['j.seq > ?']
-    const params: unknown[] = [Number(page.after ?? 0)]
+    // [open-question 3] by (createdAt, jobId)
+    const where: string[] = ['1']
+    const params: unknown[] = []
+    if (page.after !== undefined) {
+      const [createdAt, jobId] = JSON.parse(page.after) as [number, string]
+      where.push('(j.created_at, j.job_id) > (?, ?)')
+      params.push(createdAt, jobId)
+    }
     if (filter.status !== undefined) {
       where.push('j.status = ?')
       params.push(filter.status)
@@ -327,14 +333,13 @@ export class SqliteStore implements Store {
     }
     params.push(page.limit + 1)
     const rows = this.db
-      .prepare(`SELECT * FROM jobs j WHERE ${where.join(' AND ')} ORDER BY j.seq LIMIT ?`)
+      .prepare(`SELECT * FROM jobs j WHERE ${where.join(' AND ')} ORDER BY j.created_at, j.job_id LIMIT ?`)
       .all(...params) as JobRow[]
-    const seqOf = new Map(rows.map((r) => [r.job_id, r.seq]))
     return Promise.resolve(
       pageOf(
         rows.map((r) => this.specs.job(r)),
         page.limit,
-        (j) => String(seqOf.get(j.jobId)),
+        (j) => JSON.stringify([j.createdAtMs, j.jobId]),
       ),
     )
   }
@@ -497,13 +502,23 @@ export class SqliteStore implements Store {
     filter: { status?: ExecutionStatus | undefined },
     page: PageRequest,
   ): Promise<Page<Execution>> {
-    const after = Number(page.after ?? 0)
+    const first = page.after === undefined
+    const [q, t, n] = first ? [0, '', 0] : (JSON.parse(page.after) as [number, string, number])
+    const params = { jobId, q, t, n, limit: page.limit + 1 }
+    const s = this.s
     const rows = (
       filter.status === undefined
-        ? this.s.executionsOfJob.all(jobId, after, page.limit + 1)
-        : this.s.executionsOfJobByStatus.all(jobId, filter.status, after, page.limit + 1)
+        ? (first ? s.executionsOfJobFirst : s.executionsOfJobAfter).all(params)
+        : (first ? s.executionsOfJobByStatusFirst : s.executionsOfJobByStatusAfter).all({
+            ...params,
+            status: filter.status,
+          })
     ) as ExecutionRow[]
-    return Promise.resolve(executionPage(rows, page.limit))
+    return Promise.resolve(
+      pageOf(rows.map(executionFromRow), page.limit, (e) =>
+        JSON.stringify([e.queuedAtMs, e.thingName, e.executionNumber]),
+      ),
+    )
   }
 
   listExecutionsForThing(
@@ -515,8 +530,13 @@ export class SqliteStore implements Store {
     },
     page: PageRequest,
   ): Promise<Page<Execution>> {
-    const where = ['thing_name = ?', 'seq > ?']
-    const params: unknown[] = [thingName, Number(page.after ?? 0)]
+    // [open-question 3] a thing's executions by (queuedAt, jobId, executionNumber)
+    const where = ['thing_name = ?']
+    const params: unknown[] = [thingName]
+    if (page.after !== undefined) {
+      where.push('(queued_at, job_id, execution_number) > (?, ?, ?)')
+      params.push(...(JSON.parse(page.after) as [number, string, number]))
+    }
     if (filter.status !== undefined) {
       where.push('status = ?')
       params.push(filter.status)
@@ -531,9 +551,16 @@ export class SqliteStore implements Store {
     }
     params.push(page.limit + 1)
     const rows = this.db
-      .prepare(`SELECT * FROM job_executions WHERE ${where.join(' AND ')} ORDER BY seq LIMIT ?`)
+      .prepare(
+        `SELECT * FROM job_executions WHERE ${where.join(' AND ')}
+         ORDER BY queued_at, job_id, execution_number LIMIT ?`,
+      )
       .all(...params) as ExecutionRow[]
-    return Promise.resolve(executionPage(rows, page.limit))
+    return Promise.resolve(
+      pageOf(rows.map(executionFromRow), page.limit, (e) =>
+        JSON.stringify([e.queuedAtMs, e.jobId, e.executionNumber]),
+      ),
+    )
   }
 
   hasExecutionsForThing(thingName: string): Promise<boolean> {
@@ -641,14 +668,4 @@ function pageOf<T>(rows: readonly T[], limit: number, cursor: (item: T) => strin
   const items = rows.slice(0, limit)
   const last = items[items.length - 1]
   return last === undefined ? { items } : { items, after: cursor(last) }
-}
-
-function executionPage(rows: readonly ExecutionRow[], limit: number): Page<Execution> {
-  const seqOf = new Map<Execution, number>()
-  const items = rows.map((r) => {
-    const e = executionFromRow(r)
-    seqOf.set(e, r.seq)
-    return e
-  })
-  return pageOf(items, limit, (e) => String(seqOf.get(e)))
 }

@@ -78,11 +78,25 @@ export function prepare(db: Database.Database) {
        WHERE e.thing_name = ? AND e.namespace_id = ? AND e.status IN ('QUEUED', 'IN_PROGRESS') AND ${DEVICE_VISIBLE_JOB}
        ORDER BY ${PENDING_ORDER} LIMIT ?`,
     ),
-    executionsOfJob: db.prepare(
-      'SELECT * FROM job_executions WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?',
+    // [open-question 3] a job's executions by (queuedAt, thingName, executionNumber), keyset-paginated:
+    // the first page and the pages after a key are separate statements, so that both walk the index.
+    executionsOfJobFirst: db.prepare(
+      `SELECT * FROM job_executions WHERE job_id = @jobId
+       ORDER BY queued_at, thing_name, execution_number LIMIT @limit`,
     ),
-    executionsOfJobByStatus: db.prepare(
-      'SELECT * FROM job_executions WHERE job_id = ? AND status = ? AND seq > ? ORDER BY seq LIMIT ?',
+    executionsOfJobAfter: db.prepare(
+      `SELECT * FROM job_executions WHERE job_id = @jobId
+         AND (queued_at, thing_name, execution_number) > (@q, @t, @n)
+       ORDER BY queued_at, thing_name, execution_number LIMIT @limit`,
+    ),
+    executionsOfJobByStatusFirst: db.prepare(
+      `SELECT * FROM job_executions WHERE job_id = @jobId AND status = @status
+       ORDER BY queued_at, thing_name, execution_number LIMIT @limit`,
+    ),
+    executionsOfJobByStatusAfter: db.prepare(
+      `SELECT * FROM job_executions WHERE job_id = @jobId AND status = @status
+         AND (queued_at, thing_name, execution_number) > (@q, @t, @n)
+       ORDER BY queued_at, thing_name, execution_number LIMIT @limit`,
     ),
     anyExecutionOfThing: db.prepare('SELECT 1 FROM job_executions WHERE thing_name = ? LIMIT 1'),
     // ---- thing groups ----

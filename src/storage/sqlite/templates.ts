@@ -18,7 +18,11 @@ export class TemplateTable {
       get: db.prepare('SELECT * FROM job_templates WHERE template_id = ?'),
       insert: db.prepare('INSERT INTO job_templates (template_id, created_at, body) VALUES (?, ?, ?)'),
       delete: db.prepare('DELETE FROM job_templates WHERE template_id = ?'),
-      list: db.prepare('SELECT * FROM job_templates WHERE seq > ? ORDER BY seq LIMIT ?'),
+      // [open-question 3] by (createdAt, jobTemplateId)
+      list: db.prepare(
+        `SELECT * FROM job_templates WHERE (@first OR (created_at, template_id) > (@c, @id))
+         ORDER BY created_at, template_id LIMIT @limit`,
+      ),
     }
   }
 
@@ -39,9 +43,17 @@ export class TemplateTable {
   }
 
   list(page: PageRequest): Page<JobTemplate> {
-    const rows = this.s.list.all(Number(page.after ?? 0), page.limit + 1) as TemplateRow[]
+    const [c, id] = page.after === undefined ? [0, ''] : (JSON.parse(page.after) as [number, string])
+    const rows = this.s.list.all({
+      first: page.after === undefined ? 1 : 0,
+      c,
+      id,
+      limit: page.limit + 1,
+    }) as TemplateRow[]
     const items = rows.slice(0, page.limit).map((r) => JSON.parse(r.body) as JobTemplate)
-    const last = rows[page.limit - 1]
-    return rows.length > page.limit && last !== undefined ? { items, after: String(last.seq) } : { items }
+    const last = items[page.limit - 1]
+    return rows.length > page.limit && last !== undefined
+      ? { items, after: JSON.stringify([last.createdAtMs, last.jobTemplateId]) }
+      : { items }
   }
 }
