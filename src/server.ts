@@ -14,7 +14,9 @@ import type { Clock } from './ports/clock.js'
 import { systemClock } from './ports/clock.js'
 import type { ResponseStyle } from './http/server.js'
 import { DATA_PLANE_PREFIX, createRequestHandlers, loadServedModels } from './http/server.js'
+import { DeviceAuth, deviceAuthEnabled } from './mqtt/device-auth.js'
 import { EmbeddedBroker, MQTT_WEBSOCKET_PATH } from './mqtt/embedded-broker.js'
+import type { BrokerAuth } from './mqtt/embedded-broker.js'
 import { NotificationDispatcher } from './mqtt/notifications.js'
 import { DeviceMqttService } from './mqtt/service.js'
 import { ExternalBroker } from './mqtt/external-broker.js'
@@ -55,6 +57,13 @@ export interface MqttConfig {
   readonly fallbackToFreePort?: boolean
   /** Serve the namespaced get/start-next topics [open-question 47]. */
   readonly namespacedListTopics?: boolean
+  /**
+   * Device authentication on the embedded broker (docs/mqtt.md#device-authentication): `auto` (the
+   * default) is off when `host` is a loopback address and on otherwise.
+   */
+  readonly auth?: 'on' | 'off' | 'auto' | undefined
+  /** The secret device tokens derive from; default: generated in the data directory. */
+  readonly authSecret?: string | undefined
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -76,6 +85,8 @@ export interface RunningServer {
   readonly mqttUrl?: string
   /** MQTT over WebSocket on the main port, when MQTT is on. */
   readonly mqttWebSocketUrl?: string
+  /** Whether the embedded broker requires device authentication. */
+  readonly mqttAuth?: boolean
   readonly context: AppContext
   /** Things the operator should know about the start (a default port that was taken, …). */
   readonly notices: readonly string[]
@@ -137,10 +148,19 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     let mqtt:
       { broker: MqttTransport; service: DeviceMqttService; notifications: NotificationDispatcher } | undefined
     let embedded: EmbeddedBroker | undefined
+    let mqttAuth: boolean | undefined
     if (config.mqtt !== undefined) {
       let broker: MqttTransport
       if (config.mqtt.url === undefined) {
-        embedded = await startBroker(config.host, config.mqtt, notices)
+        const authOn = deviceAuthEnabled(config.mqtt.auth, config.host)
+        mqttAuth = authOn
+        const auth = authOn
+          ? {
+              auth: DeviceAuth.load(config.dataDir, config.mqtt.authSecret),
+              thingExists: (name: string) => store.thingExists(name),
+            }
+          : undefined
+        embedded = await startBroker(config.host, config.mqtt, notices, auth)
         embedded.attachWebSocket(main)
         broker = embedded
       } else {
@@ -172,6 +192,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         : {
             mqttUrl: `mqtt://${config.host.includes(':') ? `[${config.host}]` : config.host}:${embedded.port}`,
             mqttWebSocketUrl: `${url.replace(/^http/, 'ws')}${MQTT_WEBSOCKET_PATH}`,
+            mqttAuth: mqttAuth === true,
           }),
       context,
       notices,
@@ -194,13 +215,18 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   }
 }
 
-async function startBroker(host: string, config: MqttConfig, notices: string[]): Promise<EmbeddedBroker> {
+async function startBroker(
+  host: string,
+  config: MqttConfig,
+  notices: string[],
+  auth: BrokerAuth | undefined,
+): Promise<EmbeddedBroker> {
   try {
-    return await EmbeddedBroker.start(host, config.port)
+    return await EmbeddedBroker.start(host, config.port, auth)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
     if (config.fallbackToFreePort !== true) throw new PortInUseError(config.port, '--mqtt-port')
-    const broker = await EmbeddedBroker.start(host, 0)
+    const broker = await EmbeddedBroker.start(host, 0, auth)
     notices.push(
       `MQTT port ${config.port} is already in use (another MQTT broker?); the embedded broker listens on port ${broker.port} instead. Choose one with --mqtt-port.`,
     )

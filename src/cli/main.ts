@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { PortInUseError, DEFAULT_CONFIG, startServer } from '../server.js'
 import type { RateLimit } from '../http/throttle.js'
+import { DeviceAuth, OPERATOR_USERNAME } from '../mqtt/device-auth.js'
 
 function port(value: string): number {
   const n = Number(value)
@@ -101,6 +102,22 @@ program
   )
   .addOption(opt('--no-mqtt', 'do not start the embedded MQTT broker', 'NO_MQTT'))
   .addOption(
+    opt(
+      '--mqtt-auth <mode>',
+      'device authentication on the embedded broker: on, off, or auto (off when --host is loopback, else on)',
+      'MQTT_AUTH',
+    )
+      .choices(['on', 'off', 'auto'])
+      .default('auto'),
+  )
+  .addOption(
+    opt(
+      '--mqtt-auth-secret <secret>',
+      'secret the device tokens derive from (default: generated in the data directory)',
+      'MQTT_AUTH_SECRET',
+    ),
+  )
+  .addOption(
     opt('--max-targets-per-job <n>', 'targets per job (AWS: 100)', 'MAX_TARGETS_PER_JOB')
       .default(100)
       .argParser(positive),
@@ -126,7 +143,14 @@ program
         mqtt:
           o['mqtt'] === false
             ? undefined
-            : { port: o['mqttPort'] as number, fallbackToFreePort: !mqttPortChosen },
+            : {
+                port: o['mqttPort'] as number,
+                fallbackToFreePort: !mqttPortChosen,
+                url: o['mqttUrl'] as string | undefined,
+                sharedGroup: o['mqttSharedGroup'] as string | undefined,
+                auth: o['mqttAuth'] as 'on' | 'off' | 'auto',
+                authSecret: o['mqttAuthSecret'] as string | undefined,
+              },
       })
       for (const notice of server.notices) console.error(`fleetjobs: ${notice}`)
       console.log(`fleetjobs control plane (iot):            ${server.url}`)
@@ -142,6 +166,12 @@ program
         )
       if (server.mqttWebSocketUrl !== undefined)
         console.log(`fleetjobs MQTT over WebSocket:                ${server.mqttWebSocketUrl}`)
+      if (server.mqttAuth !== undefined)
+        console.log(
+          server.mqttAuth
+            ? 'fleetjobs MQTT device authentication: on (username = thing name, password = `fleetjobs device-token <thing>`)'
+            : 'fleetjobs MQTT device authentication: off (any client, any topic; --mqtt-auth on to require it)',
+        )
       let stopping = false
       const stop = (signal: string) => {
         if (stopping) return
@@ -164,6 +194,25 @@ program
       }
       throw error
     }
+  })
+
+program
+  .command('device-token')
+  .description("print the MQTT password of a thing's device (username: the thing name)")
+  .argument('[thingName]', 'the thing')
+  .option('--operator', `the operator's password instead (username: ${OPERATOR_USERNAME}; any topic)`)
+  .addOption(
+    opt('--data-dir <dir>', 'folder of the SQLite database', 'DATA_DIR').default(DEFAULT_CONFIG.dataDir),
+  )
+  .addOption(opt('--mqtt-auth-secret <secret>', 'as given to serve', 'MQTT_AUTH_SECRET'))
+  .action((thingName: string | undefined, o: Record<string, unknown>) => {
+    const username = o['operator'] === true ? OPERATOR_USERNAME : thingName
+    if (username === undefined || username === '') {
+      console.error('fleetjobs: name a thing, or pass --operator')
+      process.exit(2)
+    }
+    const auth = DeviceAuth.load(o['dataDir'] as string, o['mqttAuthSecret'] as string | undefined)
+    console.log(auth.tokenFor(username))
   })
 
 await program.parseAsync(process.argv)

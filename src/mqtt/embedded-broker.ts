@@ -3,17 +3,30 @@
  * so `fleetjobs serve` gives devices everything with nothing else installed.
  */
 import { Aedes } from 'aedes'
-import type { AedesPublishPacket } from 'aedes'
+import type { AedesPublishPacket, AuthenticateError, Client } from 'aedes'
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import type { Server } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, createWebSocketStream } from 'ws'
+import type { DeviceAuth, MqttIdentity } from './device-auth.js'
+import { mayPublish, maySubscribe } from './device-auth.js'
 import { REQUEST_FILTER } from './topics.js'
 import type { MqttTransport } from './transport.js'
 
 /** The path of the HTTP port that carries MQTT over WebSocket. */
 export const MQTT_WEBSOCKET_PATH = '/mqtt'
+
+/** Device authentication on the embedded broker; without it any client may use any topic. */
+export interface BrokerAuth {
+  readonly auth: DeviceAuth
+  /** A device's thing must be registered (and still be) when it connects. */
+  readonly thingExists: (thingName: string) => Promise<boolean>
+}
+
+/** CONNACK return codes of MQTT 3.1.1. */
+const BAD_CREDENTIALS = 4
+const NOT_AUTHORIZED = 5
 
 export class EmbeddedBroker implements MqttTransport {
   private handlers: ((topic: string, payload: Buffer, qos: 0 | 1 | 2) => void)[] = []
@@ -29,8 +42,9 @@ export class EmbeddedBroker implements MqttTransport {
   }
 
   /** Starts the broker on host:port (0 picks a free port) and subscribes to the device requests. */
-  static async start(host: string, port: number): Promise<EmbeddedBroker> {
+  static async start(host: string, port: number, auth?: BrokerAuth): Promise<EmbeddedBroker> {
     const aedes = await Aedes.createBroker({ drainTimeout: 30_000 })
+    if (auth !== undefined) guard(aedes, auth)
     const tcp = createServer((socket) => aedes.handle(socket))
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject)
@@ -86,5 +100,52 @@ export class EmbeddedBroker implements MqttTransport {
     await new Promise<void>((resolve) => this.ws.close(() => resolve()))
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()))
     await new Promise<void>((resolve) => this.tcp.close(() => resolve()))
+  }
+}
+
+/** Installs authentication and topic authorisation (docs/mqtt.md#device-authentication). */
+function guard(aedes: Aedes, { auth, thingExists }: BrokerAuth): void {
+  const identities = new WeakMap<Client, MqttIdentity>()
+  const refuse = (message: string, returnCode: number): AuthenticateError =>
+    // AuthErrorCode is a const enum (not importable under isolatedModules); its values are MQTT's.
+    Object.assign<Error, { returnCode: AuthenticateError['returnCode'] }>(new Error(message), {
+      returnCode: returnCode,
+    })
+  aedes.authenticate = (client, username, password, callback) => {
+    const identity = auth.verify(username, password)
+    if (identity === undefined) {
+      callback(refuse('bad username or password', BAD_CREDENTIALS), false)
+      return
+    }
+    if (identity.kind === 'operator') {
+      identities.set(client, identity)
+      callback(null, true)
+      return
+    }
+    thingExists(identity.thingName).then(
+      (exists) => {
+        if (!exists) {
+          callback(refuse(`thing ${identity.thingName} is not registered`, NOT_AUTHORIZED), false)
+          return
+        }
+        identities.set(client, identity)
+        callback(null, true)
+      },
+      () => callback(refuse('cannot check the thing now', NOT_AUTHORIZED), false),
+    )
+  }
+  aedes.authorizePublish = (client, packet, callback) => {
+    // client is null for the server's own publishes (replies, notifications).
+    if (client === null) return callback(null)
+    const identity = identities.get(client)
+    if (identity === undefined || !mayPublish(identity, packet.topic)) {
+      return callback(new Error(`publishing to ${packet.topic} is not allowed`))
+    }
+    callback(null)
+  }
+  aedes.authorizeSubscribe = (client, sub, callback) => {
+    const identity = identities.get(client)
+    // A refused filter is a failure (0x80) in the SUBACK; the connection stays.
+    callback(null, identity !== undefined && maySubscribe(identity, sub.topic) ? sub : null)
   }
 }
