@@ -18,10 +18,11 @@ import { DeviceAuth, deviceAuthEnabled } from './mqtt/device-auth.js'
 import { EmbeddedBroker, MQTT_WEBSOCKET_PATH } from './mqtt/embedded-broker.js'
 import type { BrokerAuth } from './mqtt/embedded-broker.js'
 import { NotificationDispatcher } from './mqtt/notifications.js'
+import { EventDispatcher } from './mqtt/events.js'
 import { DeviceMqttService } from './mqtt/service.js'
 import { ExternalBroker } from './mqtt/external-broker.js'
 import type { MqttTransport } from './mqtt/transport.js'
-import type { RateLimit } from './http/throttle.js'
+import type { RateLimit } from './app/throttle.js'
 import { JobDeletionWorker } from './schedulers/job-deletion.js'
 import { SqliteStore } from './storage/sqlite/sqlite-store.js'
 
@@ -41,6 +42,14 @@ export interface ServerConfig {
   readonly logger?: Logger | undefined
   /** The embedded MQTT broker; undefined turns MQTT off. */
   readonly mqtt?: MqttConfig | undefined
+  /** Jobs events published to the broker, per family; both off by default. [spec: jobs-device-api#5] */
+  readonly events?: EventsConfig | undefined
+}
+
+/** Which Jobs event families are published (they need MQTT). */
+export interface EventsConfig {
+  readonly job: boolean
+  readonly jobExecution: boolean
 }
 
 export interface MqttConfig {
@@ -94,6 +103,7 @@ export interface RunningServer {
   readonly workers: {
     readonly jobDeletion: JobDeletionWorker
     readonly notifications?: NotificationDispatcher
+    readonly events?: EventDispatcher
   }
   close(): Promise<void>
 }
@@ -113,6 +123,12 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const store = new SqliteStore({
     file: join(config.dataDir, 'fleetjobs.db'),
     notifications: config.mqtt !== undefined,
+    // Without MQTT nobody publishes events, so none is recorded.
+    events: {
+      job: config.mqtt !== undefined && config.events?.job === true,
+      jobExecution: config.mqtt !== undefined && config.events?.jobExecution === true,
+    },
+    clock: config.clock ?? systemClock,
   })
   const jobDeletion = new JobDeletionWorker(store, (error) =>
     logger.error({ err: error }, 'job deletion failed'),
@@ -146,7 +162,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           )
     if (data !== undefined) servers.push(data)
     let mqtt:
-      { broker: MqttTransport; service: DeviceMqttService; notifications: NotificationDispatcher } | undefined
+      | {
+          broker: MqttTransport
+          service: DeviceMqttService
+          notifications: NotificationDispatcher
+          events?: EventDispatcher
+        }
+      | undefined
     let embedded: EmbeddedBroker | undefined
     let mqttAuth: boolean | undefined
     if (config.mqtt !== undefined) {
@@ -172,6 +194,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         broker,
         { namespacedListTopics: config.mqtt.namespacedListTopics ?? false },
         (error) => logger.error({ err: error }, 'MQTT request failed'),
+        // The per-thing data-plane limit applies to MQTT requests too (its own buckets).
+        config.rateLimit?.dataPlane,
       )
       const notifications = new NotificationDispatcher(context, broker, (error) =>
         logger.warn({ err: error }, 'publishing notifications failed; will try again'),
@@ -180,6 +204,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       // Rows a stopped process committed but did not publish. [ARCHITECTURE: outbox]
       notifications.wake()
       mqtt = { broker, service, notifications }
+      if (config.events?.job === true || config.events?.jobExecution === true) {
+        const events = new EventDispatcher(context, broker, (error) =>
+          logger.warn({ err: error }, 'publishing Jobs events failed; will try again'),
+        )
+        store.onCommit(() => events.wake())
+        // Events a stopped process committed but did not publish. [ARCHITECTURE: outbox]
+        events.wake()
+        mqtt.events = events
+      }
     }
     const url = urlOf(config.host, main)
     // Deletions a stopped process left unfinished. [spec: jobs-control-plane#deletejob]
@@ -196,12 +229,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           }),
       context,
       notices,
-      workers: { jobDeletion, ...(mqtt === undefined ? {} : { notifications: mqtt.notifications }) },
+      workers: {
+        jobDeletion,
+        ...(mqtt === undefined ? {} : { notifications: mqtt.notifications }),
+        ...(mqtt?.events === undefined ? {} : { events: mqtt.events }),
+      },
       close: async () => {
         await Promise.all(servers.map(closeServer))
         if (mqtt !== undefined) {
           await mqtt.service.drain()
           await mqtt.notifications.stop()
+          await mqtt.events?.stop()
           await mqtt.broker.close()
         }
         await jobDeletion.stop()

@@ -4,7 +4,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { PortInUseError, DEFAULT_CONFIG, startServer } from '../server.js'
-import type { RateLimit } from '../http/throttle.js'
+import type { EventsConfig } from '../server.js'
+import type { RateLimit } from '../app/throttle.js'
 import { DeviceAuth, OPERATOR_USERNAME } from '../mqtt/device-auth.js'
 
 function port(value: string): number {
@@ -27,6 +28,19 @@ function rate(value: string): RateLimit {
   if (!(ratePerSecond > 0) || !(burst >= 1))
     throw new InvalidArgumentError('must be RATE or RATE:BURST, e.g. 100:200')
   return { ratePerSecond, burst }
+}
+
+/** `job,jobExecution`: the Jobs event families to publish. [spec: jobs-device-api#5] */
+function eventFamilies(value: string): EventsConfig {
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '')
+  for (const name of names) {
+    if (name !== 'job' && name !== 'jobExecution')
+      throw new InvalidArgumentError(`must list job and/or jobExecution, comma-separated (not ${name})`)
+  }
+  return { job: names.includes('job'), jobExecution: names.includes('jobExecution') }
 }
 
 const opt = (flags: string, description: string, env: string) =>
@@ -103,6 +117,13 @@ program
   .addOption(opt('--no-mqtt', 'do not start the embedded MQTT broker', 'NO_MQTT'))
   .addOption(
     opt(
+      '--events <list>',
+      'publish Jobs events to the broker: job, jobExecution or both, comma-separated (default: none)',
+      'EVENTS',
+    ).argParser(eventFamilies),
+  )
+  .addOption(
+    opt(
       '--mqtt-auth <mode>',
       'device authentication on the embedded broker: on, off, or auto (off when --host is loopback, else on)',
       'MQTT_AUTH',
@@ -151,6 +172,7 @@ program
                 auth: o['mqttAuth'] as 'on' | 'off' | 'auto',
                 authSecret: o['mqttAuthSecret'] as string | undefined,
               },
+        ...(o['events'] === undefined ? {} : { events: o['events'] as EventsConfig }),
       })
       for (const notice of server.notices) console.error(`fleetjobs: ${notice}`)
       console.log(`fleetjobs control plane (iot):            ${server.url}`)

@@ -14,17 +14,26 @@ const BATCH = 500
 /** How long to wait before trying again after a failed publish. */
 const RETRY_MS = 1000
 
-export class NotificationDispatcher {
+/**
+ * Runs an outbox dispatcher's passes: one at a time, a wake during a pass runs one more after it, and
+ * a pass that fails (the broker is down) is reported and tried again after RETRY_MS, so the rows wait
+ * out the outage. Shared by the notification and the event dispatchers.
+ */
+export class DrainLoop {
   private running: Promise<void> | undefined
   private again = false
   private stopped = false
   private retryTimer: NodeJS.Timeout | undefined
 
   constructor(
-    private readonly ctx: AppContext,
-    private readonly transport: MqttTransport,
+    private readonly pass: () => Promise<void>,
     private readonly onError: (error: unknown) => void,
   ) {}
+
+  /** True once `stop` was called: a pass under way should end early. */
+  get isStopped(): boolean {
+    return this.stopped
+  }
 
   /** Starts a pass now, or right after the pass under way. */
   wake(): void {
@@ -33,7 +42,7 @@ export class NotificationDispatcher {
       this.again = true
       return
     }
-    this.running = this.drain()
+    this.running = this.pass()
       .catch((error: unknown) => {
         this.onError(error)
         this.retryTimer ??= setTimeout(() => {
@@ -50,10 +59,38 @@ export class NotificationDispatcher {
       })
   }
 
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    await this.running
+  }
+
+  /** Resolves when no pass is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running
+  }
+}
+
+export class NotificationDispatcher {
+  private readonly loop: DrainLoop
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly transport: MqttTransport,
+    onError: (error: unknown) => void,
+  ) {
+    this.loop = new DrainLoop(() => this.drain(), onError)
+  }
+
+  /** Starts a pass now, or right after the pass under way. */
+  wake(): void {
+    this.loop.wake()
+  }
+
   /** Publishes until the outbox is empty. */
   async drain(): Promise<void> {
     for (;;) {
-      if (this.stopped) return
+      if (this.loop.isStopped) return
       const rows = await this.ctx.store.readOutbox(BATCH)
       if (rows.length === 0) return
       await this.publish(rows)
@@ -101,14 +138,12 @@ export class NotificationDispatcher {
     if (last !== undefined) await this.ctx.store.completeOutbox(last.seq, announced)
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
-    await this.running
+  stop(): Promise<void> {
+    return this.loop.stop()
   }
 
   /** Resolves when no pass is running (tests, shutdown). */
-  async idle(): Promise<void> {
-    while (this.running !== undefined) await this.running
+  idle(): Promise<void> {
+    return this.loop.idle()
   }
 }

@@ -9,6 +9,7 @@
  */
 import type { ServiceError } from '../domain/errors.js'
 import type { Execution, ExecutionDecision, ExecutionWithJob, Job, Thing } from '../domain/index.js'
+import type { ExecutionCounts, StatusDetails } from '../domain/records.js'
 import type { ExecutionStatus, JobStatus, TargetSelection } from '../domain/statuses.js'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../domain/thing-groups.js'
 import type { JobDecision, JobFacts } from '../domain/job-lifecycle.js'
@@ -100,6 +101,56 @@ export interface OutboxRow {
   /** An execution joined or left the pending set (→ `notify`); otherwise only `notify-next` may be due. */
   readonly setChanged: boolean
 }
+
+/** Job events: each names the job transition it reports. [spec: jobs-device-api#5.1] */
+export type JobEventOperation =
+  'completed' | 'cancellation_in_progress' | 'canceled' | 'deletion_in_progress' | 'deleted'
+
+/** Job execution events: a terminal status reached, or the record deleted. [spec: jobs-device-api#5.2] */
+export type ExecutionEventOperation =
+  'succeeded' | 'failed' | 'rejected' | 'canceled' | 'timed_out' | 'removed' | 'deleted'
+
+/** The job as it stood when the event was recorded (times in epoch milliseconds). */
+export interface JobEventFacts {
+  readonly jobId: string
+  /** The status the event reports: a JobStatus, or CANCELLATION_IN_PROGRESS / DELETED. */
+  readonly status: string
+  readonly targetSelection: string
+  readonly targets: readonly string[]
+  readonly description?: string | null
+  readonly createdAtMs: number
+  readonly lastUpdatedAtMs: number
+  readonly completedAtMs?: number | null
+  readonly comment?: string | null
+  readonly counts: ExecutionCounts
+}
+
+/** The execution as it stood when the event was recorded. */
+export interface ExecutionEventFacts {
+  readonly jobId: string
+  readonly thingName: string
+  /** The status reached; for `deleted`, the status the execution had [open-question 49]. */
+  readonly status: ExecutionStatus
+  readonly statusDetails: StatusDetails
+}
+
+/**
+ * One Jobs event, recorded in the transaction of the change that caused it, waiting to be published.
+ * `eventId` is fixed when the row is written, so a publish that is repeated carries the same id.
+ */
+export type EventRow = {
+  readonly seq: number
+  readonly eventId: string
+  /** When the change happened (epoch milliseconds). */
+  readonly atMs: number
+} & (
+  | { readonly family: 'job'; readonly operation: JobEventOperation; readonly job: JobEventFacts }
+  | {
+      readonly family: 'jobExecution'
+      readonly operation: ExecutionEventOperation
+      readonly execution: ExecutionEventFacts
+    }
+)
 
 export interface GroupFilter {
   readonly parentGroup?: string | undefined
@@ -260,6 +311,14 @@ export interface Store {
     throughSeq: number,
     announced: readonly { thingName: string; namespaceId: string; key: string }[],
   ): Promise<void>
+
+  /**
+   * The oldest Jobs events not yet published, in commit order. Events are recorded only for the
+   * families the store was opened with. [spec: jobs-device-api#5]
+   */
+  readEvents(limit: number): Promise<readonly EventRow[]>
+  /** Drops events once they are published (after the broker took them, never before). */
+  deleteEvents(seqs: readonly number[]): Promise<void>
 
   /** Recounts a job's executions from the execution records (for tests and consistency checks). */
   recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>>

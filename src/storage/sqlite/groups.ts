@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { GroupFilter, MembershipDecision, Memberships, Page, PageRequest } from '../../ports/store.js'
+import type { EventOutbox } from './events.js'
 import type { Outbox } from './outbox.js'
 import type { Statements } from './statements.js'
 
@@ -44,6 +45,7 @@ export class GroupTables {
     private readonly s: Statements,
     private readonly counters: CounterUpkeep,
     private readonly outbox: Outbox,
+    private readonly events: EventOutbox,
   ) {}
 
   get(name: string): ThingGroup | undefined {
@@ -194,6 +196,7 @@ export class GroupTables {
     for (const jobId of before) {
       if (after.has(jobId)) continue
       const ns = (this.s.job.get(jobId) as { namespace_id: string | null } | undefined)?.namespace_id ?? ''
+      this.events.queuedRemoved(jobId, thingName, nowMs)
       const removed = this.s.removeQueued.run(nowMs, jobId, thingName).changes
       if (removed > 0) this.outbox.thing(thingName, ns, true)
       this.counters.adjust(jobId, 'QUEUED', -removed)

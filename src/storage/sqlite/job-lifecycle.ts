@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3'
 import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
 import type { Job } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
+import type { EventOutbox } from './events.js'
 import type { CounterUpkeep } from './groups.js'
 import type { JobRow } from './rows.js'
 import type { Outbox } from './outbox.js'
@@ -21,6 +22,7 @@ export class JobLifecycle {
     private readonly shared: Statements,
     private readonly outbox: Outbox,
     private readonly specs: JobSpecs,
+    private readonly events: EventOutbox,
   ) {
     this.s = prepareJobStatements(db)
   }
@@ -44,8 +46,16 @@ export class JobLifecycle {
       completedAt: n.completedAtMs ?? null,
     })
     this.specs.update(row, n)
+    // [spec: jobs-device-api#5.1] A cancellation runs to its end in this transaction, so it is reported
+    // as begun and as finished at once, with the executions' events between. A canceled job canceled
+    // again with force changes no job status: only its executions' events (docs/decisions.md#events).
+    const canceling = n.status === 'CANCELED' && job.status !== 'CANCELED'
+    if (canceling) this.events.job(jobId, 'cancellation_in_progress', n.lastUpdatedAtMs)
+    if (n.status === 'DELETION_IN_PROGRESS' && job.status !== 'DELETION_IN_PROGRESS')
+      this.events.job(jobId, 'deletion_in_progress', n.lastUpdatedAtMs)
     if (decision.cancelExecutions !== undefined)
       this.cancelExecutions(jobId, decision.cancelExecutions.force, n.lastUpdatedAtMs)
+    if (canceling) this.events.job(jobId, 'canceled', n.lastUpdatedAtMs)
     return this.specs.job(this.s.job.get(jobId) as JobRow)
   }
 
@@ -54,6 +64,7 @@ export class JobLifecycle {
     const statuses: ExecutionStatus[] = force ? ['QUEUED', 'IN_PROGRESS'] : ['QUEUED']
     for (const status of statuses) {
       this.outbox.inStatus(jobId, status)
+      this.events.jobExecutionsMoving(jobId, status, 'CANCELED', nowMs)
       const changed = this.s.cancelByStatus.run({
         jobId,
         status,
@@ -103,14 +114,17 @@ export class JobLifecycle {
   /**
    * Runs inside a transaction: deletes up to `batch` executions of a job being deleted; when none
    * are left, deletes the job and its targets. Returns the executions deleted and whether the job is gone.
+   * `nowMs` is the time of the `deleted` events. [spec: jobs-device-api#5]
    */
   purge(
     jobId: string,
     batch: number,
+    nowMs: number,
   ): { deleted: { thingName: string; status: ExecutionStatus }[]; gone: boolean } {
     const row = this.s.job.get(jobId) as JobRow | undefined
     if (row === undefined || row.status !== 'DELETION_IN_PROGRESS')
       return { deleted: [], gone: row === undefined }
+    this.events.purging(jobId, batch, nowMs)
     const deleted = (
       this.s.purgeExecutions.all(jobId, batch) as { thing_name: string; status: ExecutionStatus }[]
     ).map((r) => ({
@@ -123,6 +137,7 @@ export class JobLifecycle {
         this.outbox.thing(d.thingName, row.namespace_id ?? '', true)
     }
     if (deleted.length < batch) {
+      this.events.job(jobId, 'deleted', nowMs)
       this.s.deleteTargets.run(jobId)
       this.s.deleteJob.run(jobId)
       this.specs.delete(jobId)

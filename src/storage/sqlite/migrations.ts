@@ -171,4 +171,20 @@ export const MIGRATIONS: readonly {
       CREATE INDEX job_templates_by_created ON job_templates (created_at, template_id);
     `,
   },
+  {
+    version: 7,
+    name: 'Jobs events outbox',
+    // [spec: jobs-device-api#5] one row per event, written in the transaction of its change, deleted once
+    // published. `facts` is the JSON the payload is made of (events.ts).
+    sql: `
+      CREATE TABLE event_outbox (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id   TEXT NOT NULL,
+        family     TEXT NOT NULL,
+        operation  TEXT NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        facts      TEXT NOT NULL
+      );
+    `,
+  },
 ]

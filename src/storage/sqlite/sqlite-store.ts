@@ -11,15 +11,18 @@ import type { ExecutionDecision } from '../../domain/state-machine.js'
 import { countChange, decideJobCompletion } from '../../domain/state-machine.js'
 import type { Execution, Job } from '../../domain/records.js'
 import { zeroCounts } from '../../domain/records.js'
-import { isPending } from '../../domain/statuses.js'
+import { isPending, isTerminal } from '../../domain/statuses.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
 import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
 import type { JobTemplate } from '../../domain/templates.js'
+import type { Clock } from '../../ports/clock.js'
+import { systemClock } from '../../ports/clock.js'
 import { MissingTargets } from '../../ports/store.js'
 import type {
   AssociateOutcome,
   CreateJobOutcome,
+  EventRow,
   GroupFilter,
   JobTargets,
   MembershipDecision,
@@ -38,6 +41,8 @@ import type {
 } from '../../ports/store.js'
 import { Checkpointer } from './checkpointer.js'
 import { Outbox } from './outbox.js'
+import type { EventFamilies } from './events.js'
+import { EventOutbox } from './events.js'
 import { GroupCommitter } from './group-commit.js'
 import { GroupTables } from './groups.js'
 import { JobLifecycle, insertTarget } from './job-lifecycle.js'
@@ -56,6 +61,10 @@ export interface SqliteStoreOptions {
   readonly checkpointIntervalMs?: number
   /** Keep the notification outbox (on when a notifier reads it). */
   readonly notifications?: boolean
+  /** Record Jobs events of these families (on when a dispatcher publishes them); default none. */
+  readonly events?: EventFamilies
+  /** The time of events the store records on its own: a purge that finishes a DeleteJob. */
+  readonly clock?: Clock
 }
 
 export class SqliteStore implements Store {
@@ -70,6 +79,8 @@ export class SqliteStore implements Store {
   private readonly jobLifecycle: JobLifecycle
   private readonly templates: TemplateTable
   private readonly outbox: Outbox
+  private readonly events: EventOutbox
+  private readonly clock: Clock
   private readonly commitListeners: (() => void)[] = []
   private readonly countStatements = new Map<string, Statement>()
 
@@ -106,12 +117,14 @@ export class SqliteStore implements Store {
     // One read transaction instead of one per statement.
     this.readExecution = this.db.transaction((key: ExecutionKey) => this.readExecutionTx(key))
     this.outbox = new Outbox(this.db, options.notifications === true)
+    this.events = new EventOutbox(this.db, options.events ?? { job: false, jobExecution: false })
+    this.clock = options.clock ?? systemClock
     const counters = {
       adjust: (jobId: string, status: ExecutionStatus, delta: number) =>
         this.adjustCount(jobId, status, delta),
     }
-    this.groups = new GroupTables(this.db, this.s, counters, this.outbox)
-    this.jobLifecycle = new JobLifecycle(this.db, counters, this.s, this.outbox, this.specs)
+    this.groups = new GroupTables(this.db, this.s, counters, this.outbox, this.events)
+    this.jobLifecycle = new JobLifecycle(this.db, counters, this.s, this.outbox, this.specs, this.events)
     this.templates = new TemplateTable(this.db)
   }
 
@@ -137,6 +150,14 @@ export class SqliteStore implements Store {
       for (const a of announced) this.outbox.setNextKey(a.thingName, a.namespaceId, a.key)
       this.outbox.deleteThrough(throughSeq)
     })
+  }
+
+  readEvents(limit: number): Promise<readonly EventRow[]> {
+    return Promise.resolve(this.events.read(limit))
+  }
+
+  deleteEvents(seqs: readonly number[]): Promise<void> {
+    return this.commits.run(() => this.events.delete(seqs))
   }
 
   // ---- things ----
@@ -191,6 +212,7 @@ export class SqliteStore implements Store {
     }[]
     if (groups.length === 0) return
     this.outbox.pendingOf(thingName)
+    this.events.thingPendingRemoved(thingName, nowMs)
     this.s.removePendingOfThing.run(nowMs, thingName)
     for (const g of groups) {
       this.adjustCount(g.job_id, g.status, -g.n)
@@ -303,7 +325,7 @@ export class SqliteStore implements Store {
     jobId: string,
     batch: number,
   ): Promise<{ deleted: readonly { thingName: string; status: ExecutionStatus }[]; gone: boolean }> {
-    return this.commits.run(() => this.jobLifecycle.purge(jobId, batch))
+    return this.commits.run(() => this.jobLifecycle.purge(jobId, batch, this.clock.nowMs()))
   }
 
   listJobs(filter: JobFilter, page: PageRequest): Promise<Page<Job>> {
@@ -420,6 +442,9 @@ export class SqliteStore implements Store {
           row.version_number,
         ).changes
         if (changed !== 1) throw new Error('execution changed under its own transaction')
+        // [spec: jobs-device-api#5.2] an execution event for every terminal status reached
+        if (n.status !== execution.status && isTerminal(n.status))
+          this.events.reached(row.seq, n.lastUpdatedAtMs)
         let nextJob = job
         if (n.status !== execution.status && (isPending(n.status) || isPending(execution.status))) {
           this.outbox.thing(
@@ -440,6 +465,8 @@ export class SqliteStore implements Store {
         return { kind: 'written', execution: n, job: nextJob }
       }
       case 'delete': {
+        // [spec: delete-job-execution#4] the event carries the status at deletion [open-question 49]
+        this.events.deleting(row.seq, decision.atMs)
         const changed = this.s.deleteExecution.run(row.seq, row.version_number).changes
         if (changed !== 1) throw new Error('execution changed under its own transaction')
         // A terminal execution's deletion changes no pending list. [spec: delete-job-execution#4]
@@ -478,6 +505,8 @@ export class SqliteStore implements Store {
       completed.lastUpdatedAtMs,
       jobId,
     )
+    // [spec: jobs-device-api#5.1] [spec: state-machines#10]
+    this.events.job(jobId, 'completed', nowMs)
     return completed
   }
 
