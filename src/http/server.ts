@@ -16,8 +16,8 @@ import type { LoadedModels, OperationSpec, Plane } from '../aws-model/model.js'
 import { describeValidationError, loadModels } from '../aws-model/model.js'
 import type { Input, OperationHandler } from './operations.js'
 import { CONTROL_PLANE, DATA_PLANE } from './operations.js'
-import type { RateLimit } from './throttle.js'
-import { Throttle } from './throttle.js'
+import type { RateLimit } from '../app/throttle.js'
+import { Throttle } from '../app/throttle.js'
 
 /** The path prefix that selects the data plane on the main listener. */
 export const DATA_PLANE_PREFIX = '/iot-jobs-data'

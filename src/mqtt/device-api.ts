@@ -3,6 +3,7 @@
  * `…/rejected`). The same use cases as the HTTP data plane; only the encoding differs
  * (jobDocument as an object, `timestamp` and `clientToken` in every reply). [spec: jobs-device-api#2]
  */
+import type { Throttle } from '../app/throttle.js'
 import * as device from '../app/device.js'
 import type { AppContext } from '../app/context.js'
 import type { LoadedModels } from '../aws-model/model.js'
@@ -40,21 +41,27 @@ export class DeviceApi {
     private readonly ctx: AppContext,
     private readonly models: LoadedModels,
     private readonly onError: (error: unknown) => void,
+    /** Per-thing back-pressure [spec: jobs-device-api#6]; none without a data-plane rate limit. */
+    private readonly throttle?: Throttle,
   ) {}
 
   /** Handles one request; never throws. */
   async handle(request: DeviceRequestTopic, payload: Buffer): Promise<Reply> {
     let clientToken: string | undefined
+    let body: Record<string, unknown> = {}
     try {
-      const body = parsePayload(payload)
+      body = parsePayload(payload)
       clientToken = typeof body['clientToken'] === 'string' ? body['clientToken'] : undefined
+      if (this.throttle !== undefined && !this.throttle.take(request.thingName)) {
+        throw new ServiceError('ThrottlingException', `Rate exceeded for thing ${request.thingName}`)
+      }
       const accepted = await this.run(request, body)
       return {
         topic: `${request.topic}/accepted`,
         payload: { ...accepted, timestamp: this.now(), ...token(clientToken) },
       }
     } catch (error) {
-      return this.rejected(request, error, clientToken)
+      return this.rejected(request, error, clientToken, lenientNumber(body['executionNumber']))
     }
   }
 
@@ -114,12 +121,9 @@ export class DeviceApi {
     ]) {
       const value = body[key]
       if (value === undefined || value === null) continue
-      input[key] =
-        (LENIENT_NUMBERS as readonly string[]).includes(key) &&
-        typeof value === 'string' &&
-        /^-?\d+$/.test(value)
-          ? Number(value)
-          : value
+      input[key] = (LENIENT_NUMBERS as readonly string[]).includes(key)
+        ? (lenientNumber(value) ?? value)
+        : value
     }
     switch (request.operation) {
       case 'GetPendingJobExecutions': {
@@ -158,6 +162,8 @@ export class DeviceApi {
         const req = {
           ...pick(input, [
             'thingName',
+            // The namespace of the topic limits what the update may address. [spec: jobs-device-api#3]
+            'namespaceId',
             'status',
             'statusDetails',
             'stepTimeoutInMinutes',
@@ -166,7 +172,11 @@ export class DeviceApi {
           ]),
           jobId: request.jobId,
         }
-        this.validated('UpdateJobExecution', req)
+        // The two flags are validated as the HTTP data plane validates them (booleans).
+        this.validated('UpdateJobExecution', {
+          ...req,
+          ...pick(input, ['includeJobExecutionState', 'includeJobDocument']),
+        })
         const r = await device.updateJobExecution(this.ctx, req as unknown as device.UpdateJobExecutionInput)
         return {
           ...(input['includeJobExecutionState'] === true ? { executionState: state(r.execution) } : {}),
@@ -182,10 +192,12 @@ export class DeviceApi {
     request: DeviceRequestTopic,
     error: unknown,
     clientToken: string | undefined,
+    executionNumber: number | undefined,
   ): Promise<Reply> {
     const code = rejectCode(error)
     if (code === 'InternalError') this.onError(error)
-    const message = error instanceof ServiceError ? error.message : 'Internal error'
+    const message =
+      error instanceof ServiceError || error instanceof InvalidJsonError ? error.message : 'Internal error'
     let executionState: object | undefined
     // [spec: jobs-device-api#2.4] the current state comes with InvalidStateTransition and VersionMismatch.
     if (
@@ -193,8 +205,13 @@ export class DeviceApi {
       request.jobId !== undefined &&
       request.jobId !== '$next'
     ) {
+      // The execution the request addressed: the numbered one when the device named it.
       const found = await this.ctx.store
-        .getExecution({ jobId: request.jobId, thingName: request.thingName })
+        .getExecution({
+          jobId: request.jobId,
+          thingName: request.thingName,
+          ...(executionNumber === undefined ? {} : { executionNumber }),
+        })
         .catch(() => undefined)
       if (found !== undefined) executionState = state(found.execution)
     }
@@ -245,6 +262,12 @@ export function rejectCode(error: unknown): RejectCode {
     default:
       return 'InternalError'
   }
+}
+
+/** A number, or a decimal string as the embedded C jobs library sends it; otherwise undefined. */
+function lenientNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return value
+  return typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : undefined
 }
 
 function pick(o: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {

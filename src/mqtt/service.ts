@@ -4,6 +4,8 @@
  */
 import type { AppContext } from '../app/context.js'
 import type { LoadedModels } from '../aws-model/model.js'
+import type { RateLimit } from '../app/throttle.js'
+import { Throttle } from '../app/throttle.js'
 import { DeviceApi } from './device-api.js'
 import type { TopicOptions } from './topics.js'
 import { parseTopic } from './topics.js'
@@ -20,8 +22,10 @@ export class DeviceMqttService {
     private readonly transport: MqttTransport,
     private readonly options: TopicOptions,
     private readonly onError: (error: unknown) => void,
+    rateLimit?: RateLimit,
   ) {
-    this.api = new DeviceApi(ctx, models, onError)
+    const throttle = rateLimit === undefined ? undefined : new Throttle(rateLimit, () => ctx.clock.nowMs())
+    this.api = new DeviceApi(ctx, models, onError, throttle)
     transport.onMessage((topic, payload, qos) => this.receive(topic, payload, qos))
   }
 
