@@ -11,6 +11,9 @@
  *                      `update`, `http.update.c1`, `describe*`, `c64`
  *   --json FILE        also write every figure as {"results": [{name, value, unit, baseline, ratio}]}
  *   --cpu-prof DIR     profile the fleetjobs server (node --cpu-prof) and print its top self time
+ *   --mqtt             run only the MQTT family (10,000 devices on the embedded broker against a bare
+ *                      aedes request/reply loop); without it the MQTT family does not run
+ *   --mqtt-processes N load-generator processes the devices are spread over (default 1)
  *   --list             print the point names and exit
  */
 import { mkdirSync, readdirSync } from 'node:fs'
@@ -32,6 +35,8 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
       only: { type: 'string', multiple: true },
       json: { type: 'string' },
       'cpu-prof': { type: 'string' },
+      mqtt: { type: 'boolean', default: false },
+      'mqtt-processes': { type: 'string' },
       list: { type: 'boolean', default: false },
     },
     strict: true,
@@ -43,6 +48,10 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
   const connections = (values.connections ?? '1,16,64').split(',').map(Number)
   if (connections.some((c) => !Number.isInteger(c) || c < 1 || c > 1024)) {
     throw new Error('--connections takes integers in 1..1024, comma-separated')
+  }
+  const mqttProcesses = Number(values['mqtt-processes'] ?? '1')
+  if (!Number.isInteger(mqttProcesses) || mqttProcesses < 1 || mqttProcesses > 16) {
+    throw new Error('--mqtt-processes takes an integer in 1..16')
   }
   return {
     quick,
@@ -56,13 +65,18 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
     deleteAmount: quick ? 500 : 9_000,
     deleteWarmup: quick ? 100 : 1_000,
     createJobReps: quick ? 1 : 3,
+    mqtt: values.mqtt === true,
+    mqttDevices: quick ? 1_000 : 10_000,
+    mqttProcesses,
     list: values.list === true,
   }
 }
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2))
-  const names = SCENARIOS.flatMap((s) => s.points(options))
+  // A flagged family (`--mqtt`) runs only with its flag, and then alone.
+  const scenarios = SCENARIOS.filter((s) => s.flag === (options.mqtt ? 'mqtt' : undefined))
+  const names = scenarios.flatMap((s) => s.points(options))
   const patterns = options.only.map(onlyPattern)
   const wants = (point: string): boolean => patterns.length === 0 || patterns.some((p) => p.test(point))
   if (options.list) {
@@ -79,6 +93,7 @@ async function main(): Promise<number> {
   }
   const points: ThroughputPoint[] = []
   const figures: Figure[] = []
+  const failures: string[] = []
   const session = new Session(options, log)
   const ctx: ScenarioContext = {
     options,
@@ -86,10 +101,14 @@ async function main(): Promise<number> {
     wants,
     recordPoint: (p) => points.push(p),
     recordFigure: (f) => figures.push(f),
+    recordFailure: (message) => {
+      failures.push(message)
+      log(`FAILED: ${message}`)
+    },
     log,
   }
   try {
-    for (const scenario of SCENARIOS) await scenario.run(ctx)
+    for (const scenario of scenarios) await scenario.run(ctx)
   } finally {
     await session.close()
   }
@@ -104,11 +123,9 @@ async function main(): Promise<number> {
   }
   log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   const failed = points.filter(hasFailures)
-  if (failed.length > 0) {
-    console.error(`requests failed at: ${failed.map((p) => p.name).join(', ')}`)
-    return 1
-  }
-  return 0
+  if (failed.length > 0) console.error(`requests failed at: ${failed.map((p) => p.name).join(', ')}`)
+  for (const f of failures) console.error(`failed: ${f}`)
+  return failed.length > 0 || failures.length > 0 ? 1 : 0
 }
 
 /** `--only` pattern → regular expression over whole dot-separated parts of a point name. */

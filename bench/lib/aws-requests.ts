@@ -75,6 +75,7 @@ export const controlPlane = {
     signed('iot', 'PUT', `/jobs/${seg(jobId)}`, JSON.stringify({ targets, document })),
   describeJobExecution: (thingName: string, jobId: string): HttpRequest =>
     signed('iot', 'GET', `/things/${seg(thingName)}/jobs/${seg(jobId)}`, undefined),
+  describeJob: (jobId: string): HttpRequest => signed('iot', 'GET', `/jobs/${seg(jobId)}`, undefined),
   createThingGroup: (groupName: string): HttpRequest =>
     signed('iot', 'POST', `/thing-groups/${seg(groupName)}`, '{}'),
   listJobExecutionsForJob: (jobId: string, maxResults: number, nextToken?: string): HttpRequest =>
@@ -108,16 +109,21 @@ export const dataPlane = {
     signed('iot-jobs-data', 'GET', `/things/${seg(thingName)}/jobs/${seg(jobId)}`, undefined),
 }
 
-/** Sends one request with fetch; for seeding and one-off timings, never for load. */
+/**
+ * Sends one request with fetch; for seeding and one-off timings, never for load. With `timeoutMs`
+ * the request is aborted (and the promise rejects) after that long.
+ */
 export async function sendOnce(
   baseUrl: string,
   request: HttpRequest,
+  timeoutMs?: number,
 ): Promise<{ status: number; body: string; ms: number }> {
   const started = performance.now()
   const res = await fetch(`${baseUrl}${request.path}`, {
     method: request.method,
     headers: request.headers,
     ...(request.body === undefined ? {} : { body: request.body }),
+    ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
   })
   const body = await res.text()
   return { status: res.status, body, ms: performance.now() - started }

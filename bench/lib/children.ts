@@ -70,12 +70,29 @@ export class ServerProcess {
     })
   }
 
-  call<T>(method: string, args: unknown = null): Promise<T> {
+  /**
+   * Calls a handler of the child. With `timeoutMs` the answer is awaited that long at most (the call
+   * then fails; the child is left running until `close`).
+   */
+  call<T>(method: string, args: unknown = null, timeoutMs?: number): Promise<T> {
     if (this.exited) return Promise.reject(new Error(`${this.label} has exited`))
     const id = this.nextId++
     const message: ParentMessage = { type: 'call', id, method, args }
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              this.pending.delete(id)
+              reject(new Error(`${this.label}: ${method} did not answer within ${timeoutMs} ms`))
+            }, timeoutMs)
+      const settle =
+        <A>(fn: (a: A) => void) =>
+        (a: A): void => {
+          clearTimeout(timer)
+          fn(a)
+        }
+      this.pending.set(id, { resolve: settle(resolve as (v: unknown) => void), reject: settle(reject) })
       this.child.send(message)
     })
   }

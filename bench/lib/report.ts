@@ -125,6 +125,7 @@ export function writeJson(file: string, options: BenchOptions, figures: readonly
     quick: options.quick,
     durationS: options.durationS,
     connections: options.connections,
+    ...(options.mqtt ? { mqtt: { devices: options.mqttDevices, loadProcesses: options.mqttProcesses } } : {}),
     ratio: 'speed ratio: ≥ 1 means fleetjobs is at least as good as the baseline',
   }
   writeFileSync(file, `${JSON.stringify({ results: figures, meta }, null, 2)}\n`)

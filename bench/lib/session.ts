@@ -18,6 +18,8 @@ export const PROGRESS_THINGS = 1_000
 /** The fleet a 10,000-target CreateJob fans out to (AWS's quota is 100 targets; ours is raised). */
 export const FLEET_THINGS = 10_000
 const SEED_CONNECTIONS = 32
+/** The MQTT family's job reaches every simulated device (a group target: the quota does not bite). */
+const MQTT_MAX_TARGETS = 100_000
 const JOB_DOCUMENT = '{"operation":"bench","url":"https://example.com/firmware.bin"}'
 
 export interface Deletable {
@@ -41,11 +43,14 @@ export class Session {
 
   fleetjobs(): Promise<ServerProcess> {
     const config: FleetjobsConfig = { region: REGION, accountId: ACCOUNT, maxTargetsPerJob: FLEET_THINGS }
-    const flags =
-      this.options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${this.options.cpuProfDir}`]
-    const server = this.server('fleetjobs', 'fleetjobs', config, flags)
+    const server = this.server('fleetjobs', 'fleetjobs', config, this.cpuProfFlags())
     void server.then((s) => (this.fleetjobsPid = s.pid))
     return server
+  }
+
+  private cpuProfFlags(): string[] {
+    const dir = this.options.cpuProfDir
+    return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
   }
 
   /**
@@ -55,6 +60,37 @@ export class Session {
   fleetjobsAtScale(): Promise<ServerProcess> {
     const config: FleetjobsConfig = { region: REGION, accountId: ACCOUNT, maxTargetsPerJob: FLEET_THINGS }
     return this.server('fleetjobs-scale', 'fleetjobs', config, [])
+  }
+
+  /**
+   * A fleetjobs server with its embedded MQTT broker (free port, 127.0.0.1, no device authentication
+   * on loopback) and a data directory of its own, for the MQTT family. Started with `--expose-gc` so
+   * its `rss` call collects garbage before it measures.
+   */
+  fleetjobsMqtt(): Promise<ServerProcess> {
+    const config: FleetjobsConfig = {
+      region: REGION,
+      accountId: ACCOUNT,
+      maxTargetsPerJob: MQTT_MAX_TARGETS,
+      mqtt: true,
+    }
+    const server = this.server('fleetjobs-mqtt', 'fleetjobs', config, ['--expose-gc', ...this.cpuProfFlags()])
+    // With --mqtt this is the only fleetjobs server: --cpu-prof reports on it.
+    void server.then((s) => (this.fleetjobsPid = s.pid))
+    return server
+  }
+
+  /** The MQTT family's baseline: a bare aedes broker answering every request with canned JSON. */
+  aedesEcho(): Promise<ServerProcess> {
+    return this.server('aedes-echo', 'aedes-echo', null, ['--expose-gc'])
+  }
+
+  /** Closes one server now (its connections and memory gone before the next measurement). */
+  async stop(label: 'fleetjobs-mqtt' | 'aedes-echo'): Promise<void> {
+    const server = this.servers.get(label)
+    if (server === undefined) return
+    this.servers.delete(label)
+    await (await server).close()
   }
 
   baseline(name: BaselineName): Promise<ServerProcess> {

@@ -22,6 +22,12 @@ export interface BenchOptions {
   readonly deleteWarmup: number
   /** CreateJob-with-10,000-targets repetitions; the figure is their median. */
   readonly createJobReps: number
+  /** `--mqtt`: run the MQTT family, and only it. */
+  readonly mqtt: boolean
+  /** Simulated devices of the MQTT family, all connected at once (10,000; 1,000 with --quick). */
+  readonly mqttDevices: number
+  /** Load-generator processes the devices are spread over. */
+  readonly mqttProcesses: number
 }
 
 /** What one load run against one server measured. Latencies count only 2xx answers. */
@@ -73,12 +79,16 @@ export interface ScenarioContext {
   wants(point: string): boolean
   recordPoint(point: ThroughputPoint): void
   recordFigure(figure: Figure): void
+  /** A check that failed (figures are still printed; the exit code becomes 1). */
+  recordFailure(message: string): void
   log(message: string): void
 }
 
 /** One family of figures (HTTP executions, CreateJob fan-out; later MQTT, PostgreSQL, …). */
 export interface Scenario {
   readonly family: string
+  /** A family that runs only with this flag, and then alone (`--mqtt`); others run without it. */
+  readonly flag?: 'mqtt'
   /** The names of the points this family would run with these options (for `--only` and `--list`). */
   points(options: BenchOptions): readonly string[]
   run(ctx: ScenarioContext): Promise<void>

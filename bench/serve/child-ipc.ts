@@ -9,6 +9,8 @@ export interface ServerInfo {
   readonly url: string
   /** Data-plane base URL (its own listener). */
   readonly dataPlaneUrl: string
+  /** The MQTT broker's URL, `mqtt://127.0.0.1:<port>`, for servers that have one. */
+  readonly mqttUrl?: string
 }
 
 export type ChildMessage =
@@ -77,4 +79,20 @@ export async function serveChild(start: () => Promise<ChildServer>): Promise<voi
       )
   })
   send({ type: 'ready', info: server.info })
+}
+
+/**
+ * This process's resident set size in bytes, after a full garbage collection when the child runs with
+ * `--expose-gc` (so garbage left by seeding does not count as memory of what comes next).
+ */
+export function residentBytes(): number {
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  return process.memoryUsage().rss
+}
+
+/** CPU time (user + system) this process has used so far, in milliseconds. */
+export function cpuMs(): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
 }

@@ -1,16 +1,22 @@
-/** The server under test: the real fleetjobs server on free ports with a temporary data directory. */
+/**
+ * The server under test: the real fleetjobs server on free ports with a temporary data directory;
+ * with `mqtt`, also its embedded MQTT broker on a free port of 127.0.0.1 (device authentication is
+ * off on loopback).
+ */
 import Database from 'better-sqlite3'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pino } from 'pino'
 import { startServer } from '../../src/server.js'
-import { childConfig, serveChild } from './child-ipc.js'
+import { childConfig, cpuMs, residentBytes, serveChild } from './child-ipc.js'
 
 export interface FleetjobsConfig {
   readonly region: string
   readonly accountId: string
   readonly maxTargetsPerJob: number
+  /** Start the embedded broker (`mqtt: { port: 0 }`). */
+  readonly mqtt?: boolean
 }
 
 await serveChild(async () => {
@@ -27,14 +33,25 @@ await serveChild(async () => {
     // Errors only, on stderr: a failed request must be seen, the table must stay readable.
     logger: pino({ level: 'error' }, pino.destination(2)),
     settings: { maxTargetsPerJob: config.maxTargetsPerJob },
+    ...(config.mqtt === true ? { mqtt: { port: 0 } } : {}),
   })
+  if (config.mqtt === true && server.mqttAuth === true) {
+    await server.close()
+    throw new Error('the embedded broker requires device authentication; the bench connects without')
+  }
   // A second connection to the server's own database file (WAL allows it), for fleet-scale seeding
   // and the bulk-INSERT baseline: both are about the same file the server writes.
   const db = new Database(join(dataDir, 'fleetjobs.db'))
   db.pragma('synchronous = FULL')
   return {
-    info: { url: server.url, dataPlaneUrl: server.dataPlaneUrl },
+    info: {
+      url: server.url,
+      dataPlaneUrl: server.dataPlaneUrl,
+      ...(server.mqttUrl === undefined ? {} : { mqttUrl: server.mqttUrl }),
+    },
     handlers: {
+      rss: residentBytes,
+      cpuMs,
       seedGroupMembers: (args) => seedGroupMembers(db, args as SeedGroupMembersArgs),
       bulkInsertExecutions: (args) => bulkInsertExecutions(db, args as BulkInsertArgs),
     },
