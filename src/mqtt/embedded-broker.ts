@@ -57,7 +57,9 @@ export class EmbeddedBroker implements MqttTransport {
         (packet: AedesPublishPacket, done: () => void) => {
           const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
           for (const handler of broker.handlers) handler(packet.topic, payload, packet.qos)
-          done()
+          // Deferred: a synchronous done() lets aedes drain its queue recursively under a burst until
+          // the stack overflows (aedes#193, mqemitter#204).
+          setImmediate(done)
         },
         () => resolve(),
       )

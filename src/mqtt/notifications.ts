@@ -13,6 +13,23 @@ import type { MqttTransport } from './transport.js'
 const BATCH = 500
 /** How long to wait before trying again after a failed publish. */
 const RETRY_MS = 1000
+/** QoS 1 publishes awaiting their PUBACK at once. */
+const IN_FLIGHT = 128
+
+/** Publishes every message at QoS 1, at most IN_FLIGHT at a time; rejects when any publish fails. */
+export async function publishAll(
+  transport: MqttTransport,
+  messages: readonly { readonly topic: string; readonly payload: string }[],
+): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < messages.length) {
+      const m = messages[next++]
+      if (m !== undefined) await transport.publish(m.topic, m.payload, 1)
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, messages.length) }, worker))
+}
 
 /**
  * Runs an outbox dispatcher's passes: one at a time, a wake during a pass runs one more after it, and
@@ -109,6 +126,9 @@ export class NotificationDispatcher {
       })
     }
     const announced: { thingName: string; namespaceId: string; key: string }[] = []
+    // Messages of this batch: each thing appears once in it, and the batch is complete before the next
+    // one starts, so publishing them concurrently keeps the order per thing.
+    const messages: { topic: string; payload: string }[] = []
     for (const { thingName, namespaceId, setChanged } of byThing.values()) {
       const scope = { thingName, ...(namespaceId === '' ? {} : { namespaceId }) }
       const pending = await this.ctx.store.listPending(scope, this.ctx.settings.maxPendingExecutions)
@@ -118,11 +138,10 @@ export class NotificationDispatcher {
         // [spec: jobs-device-api#4.1] statuses with no execution are omitted
         const jobs: Record<string, unknown[]> = {}
         for (const p of pending) (jobs[p.execution.status] ??= []).push(summary(p.execution))
-        await this.transport.publish(
-          notifyTopic(thingName, namespaceId),
-          JSON.stringify({ timestamp, jobs }),
-          1,
-        )
+        messages.push({
+          topic: notifyTopic(thingName, namespaceId),
+          payload: JSON.stringify({ timestamp, jobs }),
+        })
       }
       const first = pending[0]
       const key = first === undefined ? '' : `${first.execution.jobId}#${first.execution.executionNumber}`
@@ -130,10 +149,11 @@ export class NotificationDispatcher {
         // [spec: jobs-device-api#4.2] only when the execution $next would return is another one
         const payload =
           first === undefined ? { timestamp } : { timestamp, execution: execution(first, nowMs, true) }
-        await this.transport.publish(notifyNextTopic(thingName, namespaceId), JSON.stringify(payload), 1)
+        messages.push({ topic: notifyNextTopic(thingName, namespaceId), payload: JSON.stringify(payload) })
         announced.push({ thingName, namespaceId, key })
       }
     }
+    await publishAll(this.transport, messages)
     const last = rows[rows.length - 1]
     if (last !== undefined) await this.ctx.store.completeOutbox(last.seq, announced)
   }

@@ -446,29 +446,23 @@ describe('The trigger table, row by row [spec: jobs-device-api#4.3]', () => {
     assert.equal(rb.notify.length, 1)
   })
 
-  it(
-    'pending execution hidden by DeleteJob (DELETION_IN_PROGRESS): notify when devices lose it, not only after the purge',
-    {
-      todo: 'bug: no outbox row when DeleteJob hides the executions; notify waits for the background purge (src/storage/sqlite/job-lifecycle.ts)',
-    },
-    async () => {
-      const w = await watchedThing()
-      const jobId = await createJob(h, [w.thingName])
-      const before = await w.received()
-      const hold = holdJobDeletion(h)
-      try {
-        await h.iot.send(new DeleteJobCommand({ jobId, force: true }))
-        // The device already sees nothing pending …
-        const next = await d.accepted(jobsTopics(w.thingName).describe('$next'))
-        assert.equal(next['execution'], undefined)
-        // … so the set changed now, and notify is due now.
-        const { notify } = await w.received()
-        assert.equal(notify.length, before.notify.length + 1)
-      } finally {
-        await hold.release()
-      }
-    },
-  )
+  it('pending execution hidden by DeleteJob (DELETION_IN_PROGRESS): notify when devices lose it, not only after the purge', async () => {
+    const w = await watchedThing()
+    const jobId = await createJob(h, [w.thingName])
+    const before = await w.received()
+    const hold = holdJobDeletion(h)
+    try {
+      await h.iot.send(new DeleteJobCommand({ jobId, force: true }))
+      // The device already sees nothing pending …
+      const next = await d.accepted(jobsTopics(w.thingName).describe('$next'))
+      assert.equal(next['execution'], undefined)
+      // … so the set changed now, and notify is due now.
+      const { notify } = await w.received()
+      assert.equal(notify.length, before.notify.length + 1)
+    } finally {
+      await hold.release()
+    }
+  })
 
   // Rows of the table the server cannot produce yet; they show as TODO until the feature exists.
   const notBuilt = 'not built yet (docs/compatibility.md)'

@@ -51,8 +51,13 @@ export class JobLifecycle {
     // again with force changes no job status: only its executions' events (docs/decisions.md#events).
     const canceling = n.status === 'CANCELED' && job.status !== 'CANCELED'
     if (canceling) this.events.job(jobId, 'cancellation_in_progress', n.lastUpdatedAtMs)
-    if (n.status === 'DELETION_IN_PROGRESS' && job.status !== 'DELETION_IN_PROGRESS')
+    if (n.status === 'DELETION_IN_PROGRESS' && job.status !== 'DELETION_IN_PROGRESS') {
       this.events.job(jobId, 'deletion_in_progress', n.lastUpdatedAtMs)
+      // Devices lose the job's pending executions now, not when the purge reaches them.
+      // [spec: jobs-device-api#4.3]
+      this.outbox.inStatus(jobId, 'QUEUED')
+      this.outbox.inStatus(jobId, 'IN_PROGRESS')
+    }
     if (decision.cancelExecutions !== undefined)
       this.cancelExecutions(jobId, decision.cancelExecutions.force, n.lastUpdatedAtMs)
     if (canceling) this.events.job(jobId, 'canceled', n.lastUpdatedAtMs)
