@@ -5,7 +5,8 @@
 import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
+import { createHash } from 'node:crypto'
+import { join, resolve } from 'node:path'
 import { pino } from 'pino'
 import type { Logger } from 'pino'
 import type { AppContext, AppSettings } from './app/context.js'
@@ -186,7 +187,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         embedded.attachWebSocket(main)
         broker = embedded
       } else {
-        broker = await ExternalBroker.connect({ url: config.mqtt.url, sharedGroup: config.mqtt.sharedGroup })
+        broker = await ExternalBroker.connect({
+          url: config.mqtt.url,
+          sharedGroup: config.mqtt.sharedGroup,
+          clientId: `fleetjobs-${createHash('sha256').update(resolve(config.dataDir)).digest('hex').slice(0, 16)}`,
+        })
       }
       const service = new DeviceMqttService(
         context,

@@ -17,8 +17,19 @@ export interface ExternalBrokerOptions {
   readonly url: string
   /** Shared-subscription group; undefined subscribes plainly (one node only). */
   readonly sharedGroup?: string | undefined
+  /**
+   * Stable per node (the server derives it from the data directory), so that a restarted node resumes
+   * its session and gets the requests the broker kept for it.
+   */
   readonly clientId?: string | undefined
 }
+
+/** How long the broker keeps a stopped node's session (MQTT 5 session expiry), in seconds. */
+const SESSION_EXPIRY_S = 3600
+/** A publish the broker has not acknowledged by then fails (the outbox tries it again). */
+const PUBLISH_TIMEOUT_MS = 10_000
+/** How long close waits for in-flight messages before it drops the connection. */
+const CLOSE_TIMEOUT_MS = 5_000
 
 export class ExternalBroker implements MqttTransport {
   private handlers: ((topic: string, payload: Buffer, qos: 0 | 1 | 2) => void)[] = []
@@ -29,11 +40,25 @@ export class ExternalBroker implements MqttTransport {
     })
   }
 
+  /** MQTT 5 where the broker speaks it (its session expiry bounds kept sessions), else MQTT 3.1.1. */
   static async connect(options: ExternalBrokerOptions): Promise<ExternalBroker> {
+    try {
+      return await ExternalBroker.open(options, 5)
+    } catch (error) {
+      // CONNACK 1: "unacceptable protocol version" (aedes, older brokers).
+      if ((error as { code?: unknown }).code !== 1) throw error
+      return ExternalBroker.open(options, 4)
+    }
+  }
+
+  private static async open(options: ExternalBrokerOptions, protocolVersion: 4 | 5): Promise<ExternalBroker> {
     const client = await mqtt.connectAsync(options.url, {
       clientId: options.clientId ?? `fleetjobs-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
-      // A persistent session keeps QoS 1 requests that arrive while this node reconnects.
+      // A persistent session keeps QoS 1 requests that arrive while this node reconnects or restarts;
+      // with MQTT 5 the session expiry bounds how long a broker keeps the session of a node that is gone.
+      protocolVersion,
       clean: false,
+      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: SESSION_EXPIRY_S } } : {}),
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
     })
@@ -51,11 +76,28 @@ export class ExternalBroker implements MqttTransport {
   /** Rejects while the broker is unreachable: the outbox keeps the notification and retries. */
   async publish(topic: string, payload: string, qos: 0 | 1): Promise<void> {
     if (!this.client.connected) throw new Error('the MQTT broker is not connected')
-    await this.client.publishAsync(topic, payload, { qos, retain: false })
+    await withTimeout(
+      this.client.publishAsync(topic, payload, { qos, retain: false }),
+      PUBLISH_TIMEOUT_MS,
+      `the MQTT broker did not acknowledge a publish to ${topic}`,
+    )
   }
 
   async close(): Promise<void> {
     this.handlers = []
-    await this.client.endAsync()
+    try {
+      await withTimeout(this.client.endAsync(), CLOSE_TIMEOUT_MS, 'closing the MQTT connection')
+    } catch {
+      // The broker is gone: drop the connection without waiting for it (unsent messages stay in the outbox).
+      await this.client.endAsync(true)
+    }
   }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
+  })
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
 }
