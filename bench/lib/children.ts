@@ -28,6 +28,8 @@ export class ServerProcess {
       if (message.ok) p.resolve(message.value)
       else p.reject(new Error(`${label}: ${message.error}`))
     })
+    // A send on a channel that closed meanwhile reports here; the pending call is rejected on exit.
+    child.on('error', () => undefined)
     child.on('exit', () => {
       this.exited = true
       for (const p of this.pending.values()) p.reject(new Error(`${label} exited`))
@@ -93,6 +95,11 @@ export class ServerProcess {
           fn(a)
         }
       this.pending.set(id, { resolve: settle(resolve as (v: unknown) => void), reject: settle(reject) })
+      if (!this.child.connected) {
+        this.pending.get(id)?.reject(new Error(`${this.label}: its IPC channel is closed`))
+        this.pending.delete(id)
+        return
+      }
       this.child.send(message)
     })
   }
