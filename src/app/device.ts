@@ -10,6 +10,7 @@ import type { ExecutionStatus } from '../domain/statuses.js'
 import { isTerminal } from '../domain/statuses.js'
 import type { AppContext } from './context.js'
 import { settled } from './executions.js'
+import { inNamespace } from './jobs.js'
 
 /** The literal job id that means "the next pending execution". */
 export const NEXT = '$next'
@@ -122,15 +123,4 @@ export async function updateJobExecution(
  */
 function beingDeleted(job: { readonly status: string }): boolean {
   return job.status === 'DELETION_IN_PROGRESS'
-}
-
-/**
- * [open-question 36] a device that names a namespace sees only that namespace's jobs; one that names
- * none sees every job when it names the job itself (as AWS's plain topics do).
- */
-function inNamespace(
-  job: { readonly namespaceId?: string | undefined },
-  namespaceId: string | undefined,
-): boolean {
-  return namespaceId === undefined || (job.namespaceId ?? '') === namespaceId
 }

@@ -18,7 +18,7 @@ import {
 import { MissingTargets } from '../ports/store.js'
 import type { JsonObject } from '../domain/records.js'
 import type { AppContext } from './context.js'
-import { checkNamespace, parseTargets } from './jobs.js'
+import { checkNamespace, missingTargetsError, parseTargets } from './jobs.js'
 
 export async function updateJob(
   ctx: AppContext,
@@ -114,11 +114,7 @@ export async function associateTargetsWithJob(
       },
     )
   } catch (error) {
-    if (error instanceof MissingTargets) {
-      throw notFound(
-        `${error.kind === 'thing' ? 'Thing' : 'Thing group'} ${error.names.join(', ')} not found`,
-      )
-    }
+    if (error instanceof MissingTargets) throw missingTargetsError(error)
     throw error
   }
   if (outcome.kind === 'noJob') throw notFound(`Job ${input.jobId} not found`)

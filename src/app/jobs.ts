@@ -22,6 +22,7 @@ import { templateOf } from './templates.js'
 import type { JobTemplate } from '../domain/templates.js'
 import { substituteParameters } from '../domain/templates.js'
 import { JOB_KEY, nextToken, pageRequest } from './pagination.js'
+import type { JobTargets, MissingTargetNames } from '../ports/store.js'
 
 export interface CreateJobInput {
   readonly jobId: string
@@ -86,7 +87,7 @@ export async function createJob(
   } catch (error) {
     // Step 2 comes first: a missing target is the answer even when the document is wrong too. The
     // store checks the targets again when it writes; this read is only on the error path.
-    await requireTargets(ctx, thingNames, groupNames)
+    await requireTargets(ctx, { thingNames, groupNames })
     throw error
   }
   const { template, document, rawDocument } = source
@@ -123,11 +124,8 @@ export async function createJob(
   const outcome = await ctx.store.createJob(job, { thingNames, groupNames })
   const arn = jobArn(ctx.scope, input.jobId)
   switch (outcome.kind) {
-    case 'missingThings':
-      // [open-question 19]
-      throw notFound(`Thing ${outcome.thingNames.join(', ')} not found`)
-    case 'missingGroups':
-      throw notFound(`Thing group ${outcome.groupNames.join(', ')} not found`)
+    case 'missing':
+      throw missingTargetsError(outcome.missing)
     case 'exists':
       // 7. [spec: jobs-control-plane#createjob]
       throw new ServiceError('ResourceAlreadyExistsException', `Job ${input.jobId} already exists`, {
@@ -180,19 +178,16 @@ async function documentSourceOf(ctx: AppContext, input: CreateJobInput): Promise
   return { template: undefined, document: input.document ?? '', rawDocument: undefined }
 }
 
-/** ResourceNotFoundException naming the first targets that do not exist. [open-question 19] */
-async function requireTargets(
-  ctx: AppContext,
-  thingNames: readonly string[],
-  groupNames: readonly string[],
-): Promise<void> {
-  const missingThings: string[] = []
-  for (const name of thingNames) if (!(await ctx.store.thingExists(name))) missingThings.push(name)
-  if (missingThings.length > 0) throw notFound(`Thing ${missingThings.join(', ')} not found`)
-  const missingGroups: string[] = []
-  for (const name of groupNames)
-    if ((await ctx.store.getThingGroup(name)) === undefined) missingGroups.push(name)
-  if (missingGroups.length > 0) throw notFound(`Thing group ${missingGroups.join(', ')} not found`)
+/** ResourceNotFoundException naming the targets that do not exist. [open-question 19] */
+export function missingTargetsError(missing: MissingTargetNames): ServiceError {
+  return notFound(
+    `${missing.kind === 'thing' ? 'Thing' : 'Thing group'} ${missing.names.join(', ')} not found`,
+  )
+}
+
+async function requireTargets(ctx: AppContext, targets: JobTargets): Promise<void> {
+  const missing = await ctx.store.findMissingTargets(targets)
+  if (missing !== undefined) throw missingTargetsError(missing)
 }
 
 /** Splits target ARNs into thing and group names; a malformed one is InvalidRequestException. */
@@ -284,8 +279,16 @@ async function withGroupId(ctx: AppContext, job: Job): Promise<JobWithGroup> {
 }
 
 /** [spec: jobs-control-plane#6] a namespaceId given on a request must be the job's. [open-question 28] */
+/**
+ * Whether a request that names `namespaceId` (or none) may see the job: naming none sees every job,
+ * naming one sees only that namespace's jobs. [open-question 36]
+ */
+export function inNamespace(job: Pick<Job, 'namespaceId'>, namespaceId: string | undefined): boolean {
+  return namespaceId === undefined || job.namespaceId === namespaceId
+}
+
 export function checkNamespace(job: Job, namespaceId: string | undefined): void {
-  if (namespaceId !== undefined && job.namespaceId !== namespaceId) {
+  if (!inNamespace(job, namespaceId)) {
     throw notFound(`Job ${job.jobId} not found in namespace ${namespaceId}`)
   }
 }

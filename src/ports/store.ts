@@ -64,8 +64,7 @@ export interface PendingScope {
 
 export type CreateJobOutcome =
   | { readonly kind: 'created'; readonly job: Job; readonly executions: number }
-  | { readonly kind: 'missingThings'; readonly thingNames: readonly string[] }
-  | { readonly kind: 'missingGroups'; readonly groupNames: readonly string[] }
+  | { readonly kind: 'missing'; readonly missing: MissingTargetNames }
   | { readonly kind: 'exists'; readonly job: Job }
 
 export type MutateOutcome =
@@ -83,7 +82,13 @@ export interface JobTargets {
 export type AssociateOutcome = { readonly kind: 'associated'; readonly job: Job } | { readonly kind: 'noJob' }
 
 /** Thrown by associateTargets when a target does not exist; nothing was written. */
-export class MissingTargets extends Error {
+/** The first kind of job target that does not exist, and the missing names (in name order). */
+export interface MissingTargetNames {
+  readonly kind: 'thing' | 'group'
+  readonly names: readonly string[]
+}
+
+export class MissingTargets extends Error implements MissingTargetNames {
   constructor(
     readonly kind: 'thing' | 'group',
     readonly names: readonly string[],
@@ -191,6 +196,8 @@ export interface Store {
    * written unless every target exists and the job id is free; the outcome says which check failed.
    */
   createJob(job: Job, targets: JobTargets): Promise<CreateJobOutcome>
+  /** The targets that do not exist (the check createJob and associateTargets make when they write). */
+  findMissingTargets(targets: JobTargets): Promise<MissingTargetNames | undefined>
   listJobs(filter: JobFilter, page: PageRequest): Promise<Page<Job>>
   /**
    * Reads the job (and how many jobs are being deleted), runs `decide`, writes the job; a decision to

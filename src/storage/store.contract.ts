@@ -94,8 +94,21 @@ export function describeStorageContract(
       try {
         await addThings(store, ['a'])
         const missing = await store.createJob(newJob('j1'), { thingNames: ['a', 'zz'], groupNames: [] })
-        assert.deepEqual(missing, { kind: 'missingThings', thingNames: ['zz'] })
+        assert.deepEqual(missing, { kind: 'missing', missing: { kind: 'thing', names: ['zz'] } })
         assert.equal(await store.getJob('j1'), undefined)
+        // The same check, without writing: things first, then groups, names in name order.
+        assert.deepEqual(
+          await store.findMissingTargets({ thingNames: ['zz', 'a', 'yy'], groupNames: ['g'] }),
+          {
+            kind: 'thing',
+            names: ['yy', 'zz'],
+          },
+        )
+        assert.deepEqual(await store.findMissingTargets({ thingNames: ['a'], groupNames: ['g'] }), {
+          kind: 'group',
+          names: ['g'],
+        })
+        assert.equal(await store.findMissingTargets({ thingNames: ['a'], groupNames: [] }), undefined)
         assert.equal(
           (await store.createJob(newJob('j1'), { thingNames: ['a'], groupNames: [] })).kind,
           'created',

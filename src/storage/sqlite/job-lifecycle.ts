@@ -3,6 +3,7 @@
  * DeleteJob (DELETION_IN_PROGRESS, then executions purged in batches, then the job record).
  */
 import type Database from 'better-sqlite3'
+import type { Statement } from 'better-sqlite3'
 import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
 import type { Job } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
@@ -94,10 +95,8 @@ export class JobLifecycle {
     const groups = JSON.stringify([...new Set(targets.groupNames)].sort())
     const job = this.mutate(jobId, decide)
     if (job === undefined) return undefined
-    const missingThings = (this.shared.missingThings.all(things) as { value: string }[]).map((r) => r.value)
-    if (missingThings.length > 0) return { job, missing: { kind: 'thing', names: missingThings } }
-    const missingGroups = (this.shared.missingGroups.all(groups) as { value: string }[]).map((r) => r.value)
-    if (missingGroups.length > 0) return { job, missing: { kind: 'group', names: missingGroups } }
+    const missing = missingTargets(this.shared, targets)
+    if (missing !== undefined) return { job, missing }
     for (const arn of targets.arns) insertTarget(this.shared, jobId, arn)
     const mark = this.outbox.mark()
     const created = this.shared.insertExecutions.run({
@@ -150,6 +149,20 @@ export class JobLifecycle {
     }
     return { deleted, gone: false }
   }
+}
+
+/** The first kind of target that does not exist, with the missing names in name order. */
+export function missingTargets(
+  s: Statements,
+  targets: { readonly thingNames: readonly string[]; readonly groupNames: readonly string[] },
+): { kind: 'thing' | 'group'; names: string[] } | undefined {
+  const names = (statement: Statement, values: readonly string[]): string[] =>
+    (statement.all(JSON.stringify([...new Set(values)].sort())) as { value: string }[]).map((r) => r.value)
+  const things = names(s.missingThings, targets.thingNames)
+  if (things.length > 0) return { kind: 'thing', names: things }
+  const groups = names(s.missingGroups, targets.groupNames)
+  if (groups.length > 0) return { kind: 'group', names: groups }
+  return undefined
 }
 
 /** One row of job_targets, with the kind and name parsed from the ARN. */

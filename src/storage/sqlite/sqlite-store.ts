@@ -25,6 +25,7 @@ import type {
   EventRow,
   GroupFilter,
   JobTargets,
+  MissingTargetNames,
   MembershipDecision,
   Memberships,
   ExecutionDecideInput,
@@ -45,7 +46,7 @@ import type { EventFamilies } from './events.js'
 import { EventOutbox } from './events.js'
 import { GroupCommitter } from './group-commit.js'
 import { GroupTables } from './groups.js'
-import { JobLifecycle, insertTarget } from './job-lifecycle.js'
+import { JobLifecycle, insertTarget, missingTargets } from './job-lifecycle.js'
 import { TemplateTable } from './templates.js'
 import { MIGRATIONS } from './migrations.js'
 import type { Statements } from './statements.js'
@@ -257,12 +258,10 @@ export class SqliteStore implements Store {
 
   createJob(job: Job, targets: JobTargets): Promise<CreateJobOutcome> {
     return this.commits.run((): CreateJobOutcome => {
+      const missing = missingTargets(this.s, targets)
+      if (missing !== undefined) return { kind: 'missing', missing }
       const things = JSON.stringify([...new Set(targets.thingNames)].sort())
       const groups = JSON.stringify([...new Set(targets.groupNames)].sort())
-      const missing = (this.s.missingThings.all(things) as { value: string }[]).map((r) => r.value)
-      if (missing.length > 0) return { kind: 'missingThings', thingNames: missing }
-      const missingGroups = (this.s.missingGroups.all(groups) as { value: string }[]).map((r) => r.value)
-      if (missingGroups.length > 0) return { kind: 'missingGroups', groupNames: missingGroups }
       const existing = this.readJob(job.jobId)
       if (existing !== undefined) return { kind: 'exists', job: existing }
       this.s.insertJob.run(
@@ -295,6 +294,10 @@ export class SqliteStore implements Store {
       if (stored === undefined) throw new Error(`job ${job.jobId} vanished inside its own transaction`)
       return { kind: 'created', job: stored, executions: created }
     })
+  }
+
+  findMissingTargets(targets: JobTargets): Promise<MissingTargetNames | undefined> {
+    return Promise.resolve(missingTargets(this.s, targets))
   }
 
   mutateJob(jobId: string, decide: (facts: JobFacts) => JobDecision): Promise<Job | undefined> {
