@@ -7,6 +7,7 @@ import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-g
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { GroupFilter, MembershipDecision, Memberships, Page, PageRequest } from '../../ports/store.js'
 import type { EventOutbox } from './events.js'
+import { pageOf } from './listings.js'
 import type { Outbox } from './outbox.js'
 import type { Statements } from './statements.js'
 
@@ -136,7 +137,7 @@ export class GroupTables {
         `${prefix}SELECT g.* FROM thing_groups g WHERE ${where.join(' AND ')} ORDER BY g.group_name LIMIT @limit`,
       )
       .all(params) as ThingGroupRow[]
-    return namePage(rows.map(groupFromRow), page.limit, (g) => g.thingGroupName)
+    return pageOf(rows.map(groupFromRow), page.limit, (g) => g.thingGroupName)
   }
 
   memberships(thingName: string): Memberships {
@@ -215,7 +216,7 @@ export class GroupTables {
       .all({ group: name, after: page.after ?? '', limit: page.limit + 1 }) as {
       thing_name: string
     }[]
-    return namePage(
+    return pageOf(
       rows.map((r) => r.thing_name),
       page.limit,
       (n) => n,
@@ -229,13 +230,6 @@ export class GroupTables {
          WHERE m.thing_name = ? AND g.group_name > ? ORDER BY g.group_name LIMIT ?`,
       )
       .all(thingName, page.after ?? '', page.limit + 1) as ThingGroupRow[]
-    return namePage(rows.map(groupFromRow), page.limit, (g) => g.thingGroupName)
+    return pageOf(rows.map(groupFromRow), page.limit, (g) => g.thingGroupName)
   }
-}
-
-function namePage<T>(items: readonly T[], limit: number, key: (item: T) => string): Page<T> {
-  if (items.length <= limit) return { items }
-  const kept = items.slice(0, limit)
-  const last = kept[kept.length - 1]
-  return last === undefined ? { items: kept } : { items: kept, after: key(last) }
 }

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { ExecutionDecision } from '../../domain/state-machine.js'
 import { countChange, decideJobCompletion } from '../../domain/state-machine.js'
-import type { Execution, Job } from '../../domain/records.js'
+import type { Execution, Job, Thing } from '../../domain/records.js'
 import { zeroCounts } from '../../domain/records.js'
 import { isPending, isTerminal } from '../../domain/statuses.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
@@ -54,6 +54,8 @@ import { prepare } from './statements.js'
 import type { ExecutionRow, JobRow, ThingRow } from './rows.js'
 import { COUNT_COLUMN, executionFromRow, thingFromRow } from './rows.js'
 import { JobSpecs } from './job-specs.js'
+import type { ExecutionsOfThingFilter } from './listings.js'
+import { Listings } from './listings.js'
 
 export interface SqliteStoreOptions {
   /** Database file; created with its folder when missing. */
@@ -75,6 +77,7 @@ export class SqliteStore implements Store {
   readonly checkpointer: Checkpointer | undefined
   private readonly s: Statements
   private readonly specs: JobSpecs
+  private readonly listings: Listings
   private readonly readExecution: (key: ExecutionKey) => { execution: Execution; job: Job } | undefined
   private readonly groups: GroupTables
   private readonly jobLifecycle: JobLifecycle
@@ -115,6 +118,7 @@ export class SqliteStore implements Store {
     })
     this.s = prepare(this.db)
     this.specs = new JobSpecs(this.db)
+    this.listings = new Listings(this.db, this.s, this.specs)
     // One read transaction instead of one per statement.
     this.readExecution = this.db.transaction((key: ExecutionKey) => this.readExecutionTx(key))
     this.outbox = new Outbox(this.db, options.notifications === true)
@@ -222,27 +226,8 @@ export class SqliteStore implements Store {
     for (const jobId of new Set(groups.map((g) => g.job_id))) this.completeIfDone(jobId, nowMs)
   }
 
-  listThings(filter: ThingFilter, page: PageRequest): Promise<Page<ReturnType<typeof thingFromRow>>> {
-    const where: string[] = ['thing_name > ?']
-    const params: unknown[] = [page.after ?? '']
-    if (filter.attributeName !== undefined) {
-      const path = `'$."' || ? || '"'`
-      params.push(filter.attributeName)
-      if (filter.attributeValue === undefined) {
-        where.push(`json_type(attributes, ${path}) IS NOT NULL`)
-      } else if (filter.usePrefixAttributeValue === true) {
-        where.push(`substr(json_extract(attributes, ${path}), 1, length(?)) = ?`)
-        params.push(filter.attributeValue, filter.attributeValue)
-      } else {
-        where.push(`json_extract(attributes, ${path}) = ?`)
-        params.push(filter.attributeValue)
-      }
-    }
-    params.push(page.limit + 1)
-    const rows = this.db
-      .prepare(`SELECT * FROM things WHERE ${where.join(' AND ')} ORDER BY thing_name LIMIT ?`)
-      .all(...params) as ThingRow[]
-    return Promise.resolve(pageOf(rows.map(thingFromRow), page.limit, (t) => t.thingName))
+  listThings(filter: ThingFilter, page: PageRequest): Promise<Page<Thing>> {
+    return Promise.resolve(this.listings.things(filter, page))
   }
 
   // ---- jobs ----
@@ -332,41 +317,7 @@ export class SqliteStore implements Store {
   }
 
   listJobs(filter: JobFilter, page: PageRequest): Promise<Page<Job>> {
-    // [open-question 3] by (createdAt, jobId)
-    const where: string[] = ['1']
-    const params: unknown[] = []
-    if (page.after !== undefined) {
-      const [createdAt, jobId] = JSON.parse(page.after) as [number, string]
-      where.push('(j.created_at, j.job_id) > (?, ?)')
-      params.push(createdAt, jobId)
-    }
-    if (filter.status !== undefined) {
-      where.push('j.status = ?')
-      params.push(filter.status)
-    }
-    if (filter.targetSelection !== undefined) {
-      where.push('j.target_selection = ?')
-      params.push(filter.targetSelection)
-    }
-    if (filter.namespaceId !== undefined) {
-      where.push('j.namespace_id = ?')
-      params.push(filter.namespaceId)
-    }
-    if (filter.targetArn !== undefined) {
-      where.push('j.job_id IN (SELECT job_id FROM job_targets WHERE target_arn = ?)')
-      params.push(filter.targetArn)
-    }
-    params.push(page.limit + 1)
-    const rows = this.db
-      .prepare(`SELECT * FROM jobs j WHERE ${where.join(' AND ')} ORDER BY j.created_at, j.job_id LIMIT ?`)
-      .all(...params) as JobRow[]
-    return Promise.resolve(
-      pageOf(
-        rows.map((r) => this.specs.job(r)),
-        page.limit,
-        (j) => JSON.stringify([j.createdAtMs, j.jobId]),
-      ),
-    )
+    return Promise.resolve(this.listings.jobs(filter, page))
   }
 
   // ---- executions ----
@@ -534,65 +485,15 @@ export class SqliteStore implements Store {
     filter: { status?: ExecutionStatus | undefined },
     page: PageRequest,
   ): Promise<Page<Execution>> {
-    const first = page.after === undefined
-    const [q, t, n] = first ? [0, '', 0] : (JSON.parse(page.after) as [number, string, number])
-    const params = { jobId, q, t, n, limit: page.limit + 1 }
-    const s = this.s
-    const rows = (
-      filter.status === undefined
-        ? (first ? s.executionsOfJobFirst : s.executionsOfJobAfter).all(params)
-        : (first ? s.executionsOfJobByStatusFirst : s.executionsOfJobByStatusAfter).all({
-            ...params,
-            status: filter.status,
-          })
-    ) as ExecutionRow[]
-    return Promise.resolve(
-      pageOf(rows.map(executionFromRow), page.limit, (e) =>
-        JSON.stringify([e.queuedAtMs, e.thingName, e.executionNumber]),
-      ),
-    )
+    return Promise.resolve(this.listings.executionsOfJob(jobId, filter, page))
   }
 
   listExecutionsForThing(
     thingName: string,
-    filter: {
-      status?: ExecutionStatus | undefined
-      jobId?: string | undefined
-      namespaceId?: string | undefined
-    },
+    filter: ExecutionsOfThingFilter,
     page: PageRequest,
   ): Promise<Page<Execution>> {
-    // [open-question 3] a thing's executions by (queuedAt, jobId, executionNumber)
-    const where = ['thing_name = ?']
-    const params: unknown[] = [thingName]
-    if (page.after !== undefined) {
-      where.push('(queued_at, job_id, execution_number) > (?, ?, ?)')
-      params.push(...(JSON.parse(page.after) as [number, string, number]))
-    }
-    if (filter.status !== undefined) {
-      where.push('status = ?')
-      params.push(filter.status)
-    }
-    if (filter.jobId !== undefined) {
-      where.push('job_id = ?')
-      params.push(filter.jobId)
-    }
-    if (filter.namespaceId !== undefined) {
-      where.push('namespace_id = ?')
-      params.push(filter.namespaceId)
-    }
-    params.push(page.limit + 1)
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM job_executions WHERE ${where.join(' AND ')}
-         ORDER BY queued_at, job_id, execution_number LIMIT ?`,
-      )
-      .all(...params) as ExecutionRow[]
-    return Promise.resolve(
-      pageOf(rows.map(executionFromRow), page.limit, (e) =>
-        JSON.stringify([e.queuedAtMs, e.jobId, e.executionNumber]),
-      ),
-    )
+    return Promise.resolve(this.listings.executionsOfThing(thingName, filter, page))
   }
 
   hasExecutionsForThing(thingName: string): Promise<boolean> {
@@ -693,11 +594,4 @@ function migrate(db: Database.Database): void {
       db.pragma(`user_version = ${m.version}`)
     })()
   }
-}
-
-function pageOf<T>(rows: readonly T[], limit: number, cursor: (item: T) => string): Page<T> {
-  if (rows.length <= limit) return { items: rows }
-  const items = rows.slice(0, limit)
-  const last = items[items.length - 1]
-  return last === undefined ? { items } : { items, after: cursor(last) }
 }

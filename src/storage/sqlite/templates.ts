@@ -1,5 +1,6 @@
 /** Job templates in SQLite: one row each, the template as JSON. */
 import type Database from 'better-sqlite3'
+import { pageOf } from './listings.js'
 import type { JobTemplate } from '../../domain/templates.js'
 import type { Page, PageRequest } from '../../ports/store.js'
 
@@ -19,8 +20,10 @@ export class TemplateTable {
       insert: db.prepare('INSERT INTO job_templates (template_id, created_at, body) VALUES (?, ?, ?)'),
       delete: db.prepare('DELETE FROM job_templates WHERE template_id = ?'),
       // [open-question 3] by (createdAt, jobTemplateId)
-      list: db.prepare(
-        `SELECT * FROM job_templates WHERE (@first OR (created_at, template_id) > (@c, @id))
+      // The first page and the pages after a key are separate statements, so both walk the index.
+      listFirst: db.prepare('SELECT * FROM job_templates ORDER BY created_at, template_id LIMIT @limit'),
+      listAfter: db.prepare(
+        `SELECT * FROM job_templates WHERE (created_at, template_id) > (@c, @id)
          ORDER BY created_at, template_id LIMIT @limit`,
       ),
     }
@@ -43,17 +46,19 @@ export class TemplateTable {
   }
 
   list(page: PageRequest): Page<JobTemplate> {
-    const [c, id] = page.after === undefined ? [0, ''] : (JSON.parse(page.after) as [number, string])
-    const rows = this.s.list.all({
-      first: page.after === undefined ? 1 : 0,
-      c,
-      id,
-      limit: page.limit + 1,
-    }) as TemplateRow[]
-    const items = rows.slice(0, page.limit).map((r) => JSON.parse(r.body) as JobTemplate)
-    const last = items[page.limit - 1]
-    return rows.length > page.limit && last !== undefined
-      ? { items, after: JSON.stringify([last.createdAtMs, last.jobTemplateId]) }
-      : { items }
+    const rows =
+      page.after === undefined
+        ? this.s.listFirst.all({ limit: page.limit + 1 })
+        : this.s.listAfter.all({ ...keyOf(page.after), limit: page.limit + 1 })
+    return pageOf(
+      (rows as TemplateRow[]).map((r) => JSON.parse(r.body) as JobTemplate),
+      page.limit,
+      (t) => JSON.stringify([t.createdAtMs, t.jobTemplateId]),
+    )
   }
+}
+
+function keyOf(after: string): { c: number; id: string } {
+  const [c, id] = JSON.parse(after) as [number, string]
+  return { c, id }
 }
