@@ -121,14 +121,15 @@ export class PortInUseError extends Error {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = config.logger ?? pino({ level: process.env['FLEETJOBS_LOG_LEVEL'] ?? 'info' })
+  // Without MQTT nobody publishes events, so none is recorded.
+  const eventFamilies = {
+    job: config.mqtt !== undefined && config.events?.job === true,
+    jobExecution: config.mqtt !== undefined && config.events?.jobExecution === true,
+  }
   const store = new SqliteStore({
     file: join(config.dataDir, 'fleetjobs.db'),
     notifications: config.mqtt !== undefined,
-    // Without MQTT nobody publishes events, so none is recorded.
-    events: {
-      job: config.mqtt !== undefined && config.events?.job === true,
-      jobExecution: config.mqtt !== undefined && config.events?.jobExecution === true,
-    },
+    events: eventFamilies,
     clock: config.clock ?? systemClock,
   })
   const jobDeletion = new JobDeletionWorker(store, (error) =>
@@ -171,13 +172,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         }
       | undefined
     let embedded: EmbeddedBroker | undefined
-    let mqttAuth: boolean | undefined
     if (config.mqtt !== undefined) {
       let broker: MqttTransport
       if (config.mqtt.url === undefined) {
-        const authOn = deviceAuthEnabled(config.mqtt.auth, config.host)
-        mqttAuth = authOn
-        const auth = authOn
+        const auth = deviceAuthEnabled(config.mqtt.auth, config.host)
           ? {
               auth: DeviceAuth.load(config.dataDir, config.mqtt.authSecret),
               thingExists: (name: string) => store.thingExists(name),
@@ -209,7 +207,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       // Rows a stopped process committed but did not publish. [ARCHITECTURE: outbox]
       notifications.wake()
       mqtt = { broker, service, notifications }
-      if (config.events?.job === true || config.events?.jobExecution === true) {
+      if (eventFamilies.job || eventFamilies.jobExecution) {
         const events = new EventDispatcher(context, broker, (error) =>
           logger.warn({ err: error }, 'publishing Jobs events failed; will try again'),
         )
@@ -230,7 +228,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         : {
             mqttUrl: `mqtt://${config.host.includes(':') ? `[${config.host}]` : config.host}:${embedded.port}`,
             mqttWebSocketUrl: `${url.replace(/^http/, 'ws')}${MQTT_WEBSOCKET_PATH}`,
-            mqttAuth: mqttAuth === true,
+            mqttAuth: embedded.authenticates,
           }),
       context,
       notices,

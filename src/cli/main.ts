@@ -46,6 +46,16 @@ function eventFamilies(value: string): EventsConfig {
 const opt = (flags: string, description: string, env: string) =>
   new Option(flags, description).env(`FLEETJOBS_${env}`)
 
+/** Options `serve` and `device-token` share: the tokens derive from the same secret. */
+const dataDirOption = () =>
+  opt('--data-dir <dir>', 'folder of the SQLite database', 'DATA_DIR').default(DEFAULT_CONFIG.dataDir)
+const authSecretOption = () =>
+  opt(
+    '--mqtt-auth-secret <secret>',
+    'secret the device tokens derive from (default: generated in the data directory)',
+    'MQTT_AUTH_SECRET',
+  )
+
 const program = new Command()
 program
   .name('fleetjobs')
@@ -65,9 +75,7 @@ program
       .default(DEFAULT_CONFIG.dataPlanePort)
       .argParser(port),
   )
-  .addOption(
-    opt('--data-dir <dir>', 'folder of the SQLite database', 'DATA_DIR').default(DEFAULT_CONFIG.dataDir),
-  )
+  .addOption(dataDirOption())
   .addOption(opt('--region <region>', 'region used in ARNs', 'REGION').default(DEFAULT_CONFIG.region))
   .addOption(
     opt('--account-id <id>', 'account id used in ARNs', 'ACCOUNT_ID').default(DEFAULT_CONFIG.accountId),
@@ -131,13 +139,7 @@ program
       .choices(['on', 'off', 'auto'])
       .default('auto'),
   )
-  .addOption(
-    opt(
-      '--mqtt-auth-secret <secret>',
-      'secret the device tokens derive from (default: generated in the data directory)',
-      'MQTT_AUTH_SECRET',
-    ),
-  )
+  .addOption(authSecretOption())
   .addOption(
     opt('--max-targets-per-job <n>', 'targets per job (AWS: 100)', 'MAX_TARGETS_PER_JOB')
       .default(100)
@@ -223,10 +225,8 @@ program
   .description("print the MQTT password of a thing's device (username: the thing name)")
   .argument('[thingName]', 'the thing')
   .option('--operator', `the operator's password instead (username: ${OPERATOR_USERNAME}; any topic)`)
-  .addOption(
-    opt('--data-dir <dir>', 'folder of the SQLite database', 'DATA_DIR').default(DEFAULT_CONFIG.dataDir),
-  )
-  .addOption(opt('--mqtt-auth-secret <secret>', 'as given to serve', 'MQTT_AUTH_SECRET'))
+  .addOption(dataDirOption())
+  .addOption(authSecretOption())
   .action((thingName: string | undefined, o: Record<string, unknown>) => {
     const username = o['operator'] === true ? OPERATOR_USERNAME : thingName
     if (username === undefined || username === '') {

@@ -35,6 +35,8 @@ export class EmbeddedBroker implements MqttTransport {
   private constructor(
     readonly aedes: Aedes,
     private readonly tcp: Server,
+    /** Whether devices must authenticate (docs/mqtt.md#device-authentication). */
+    readonly authenticates: boolean,
   ) {
     this.ws.on('connection', (socket) => {
       aedes.handle(createWebSocketStream(socket))
@@ -50,7 +52,7 @@ export class EmbeddedBroker implements MqttTransport {
       tcp.once('error', reject)
       tcp.listen(port, host, () => resolve())
     })
-    const broker = new EmbeddedBroker(aedes, tcp)
+    const broker = new EmbeddedBroker(aedes, tcp, auth !== undefined)
     await new Promise<void>((resolve) => {
       aedes.subscribe(
         REQUEST_FILTER,
