@@ -66,18 +66,17 @@ export function nextToken(op: string, filters: object, page: Page<unknown>): str
 }
 
 function decodeToken(op: string, filters: object, token: string): string {
-  const bad = badToken
-  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw bad()
+  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw badToken()
   let body: unknown
   try {
     body = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'))
   } catch {
     // Not our JSON: the token was made up or damaged; the client hears InvalidRequestException.
-    throw bad()
+    throw badToken()
   }
-  if (typeof body !== 'object' || body === null) throw bad()
+  if (typeof body !== 'object' || body === null) throw badToken()
   const t = body as Partial<TokenBody>
   if (t.v !== TOKEN_VERSION || t.op !== op || t.f !== JSON.stringify(filters) || typeof t.a !== 'string')
-    throw bad()
+    throw badToken()
   return t.a
 }

@@ -60,8 +60,7 @@ function thingPrefix(thingName: string): string {
 
 /** A device may publish only under its own thing's topics. */
 export function mayPublish(identity: MqttIdentity, topic: string): boolean {
-  if (identity.kind === 'operator') return true
-  return topic.startsWith(thingPrefix(identity.thingName))
+  return withinOwnTopics(identity, topic)
 }
 
 /**
@@ -70,8 +69,12 @@ export function mayPublish(identity: MqttIdentity, topic: string): boolean {
  * allowed and `$aws/things/+/jobs/#`, `#`, `$share/…` are not.
  */
 export function maySubscribe(identity: MqttIdentity, filter: string): boolean {
-  if (identity.kind === 'operator') return true
-  return filter.startsWith(thingPrefix(identity.thingName))
+  return withinOwnTopics(identity, filter)
+}
+
+/** The operator anywhere; a device only under the literal prefix of its own thing's topics. */
+function withinOwnTopics(identity: MqttIdentity, topicOrFilter: string): boolean {
+  return identity.kind === 'operator' || topicOrFilter.startsWith(thingPrefix(identity.thingName))
 }
 
 /** Whether an address only the local machine can reach (authentication may then default to off). */
