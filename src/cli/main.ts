@@ -176,6 +176,22 @@ program
               },
         ...(o['events'] === undefined ? {} : { events: o['events'] as EventsConfig }),
       })
+      // Before the endpoint lines: whoever reads them may stop the server at once.
+      let stopping = false
+      const stop = (signal: string) => {
+        if (stopping) return
+        stopping = true
+        console.log(`fleetjobs: ${signal} received, finishing in-flight requests`)
+        server.close().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            console.error('fleetjobs: shutdown failed:', error)
+            process.exit(1)
+          },
+        )
+      }
+      process.on('SIGINT', () => stop('SIGINT'))
+      process.on('SIGTERM', () => stop('SIGTERM'))
       for (const notice of server.notices) console.error(`fleetjobs: ${notice}`)
       console.log(`fleetjobs control plane (iot):            ${server.url}`)
       console.log(`fleetjobs device data plane (iot-jobs-data): ${server.dataPlaneUrl}`)
@@ -196,21 +212,6 @@ program
             ? 'fleetjobs MQTT device authentication: on (username = thing name, password = `fleetjobs device-token <thing>`)'
             : 'fleetjobs MQTT device authentication: off (any client, any topic; --mqtt-auth on to require it)',
         )
-      let stopping = false
-      const stop = (signal: string) => {
-        if (stopping) return
-        stopping = true
-        console.log(`fleetjobs: ${signal} received, finishing in-flight requests`)
-        server.close().then(
-          () => process.exit(0),
-          (error: unknown) => {
-            console.error('fleetjobs: shutdown failed:', error)
-            process.exit(1)
-          },
-        )
-      }
-      process.on('SIGINT', () => stop('SIGINT'))
-      process.on('SIGTERM', () => stop('SIGTERM'))
     } catch (error) {
       if (error instanceof PortInUseError) {
         console.error(`fleetjobs: ${error.message}`)
