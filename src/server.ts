@@ -26,6 +26,9 @@ import type { MqttTransport } from './mqtt/transport.js'
 import type { RateLimit } from './app/throttle.js'
 import { JobDeletionWorker } from './schedulers/job-deletion.js'
 import { SqliteStore } from './storage/sqlite/sqlite-store.js'
+import { PgStore } from './storage/postgres/pg-store.js'
+import type { PgStoreOptions } from './storage/postgres/pg-store.js'
+import type { Store } from './ports/store.js'
 
 export interface ServerConfig {
   readonly host: string
@@ -45,6 +48,19 @@ export interface ServerConfig {
   readonly mqtt?: MqttConfig | undefined
   /** Jobs events published to the broker, per family; both off by default. [spec: jobs-device-api#5] */
   readonly events?: EventsConfig | undefined
+  /**
+   * PostgreSQL instead of the SQLite file in `dataDir` (docs/deployment.md): several nodes may share it.
+   */
+  readonly database?: DatabaseConfig | undefined
+}
+
+export interface DatabaseConfig {
+  /** `postgres://user[:password]@host[:port]/database`. */
+  readonly url: string
+  /** The schema of fleetjobs' tables (created when missing); default `fleetjobs`. */
+  readonly schema?: string | undefined
+  /** Connections in this node's pool; default 10. */
+  readonly poolSize?: number | undefined
 }
 
 /** Which Jobs event families are published (they need MQTT). */
@@ -126,12 +142,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     job: config.mqtt !== undefined && config.events?.job === true,
     jobExecution: config.mqtt !== undefined && config.events?.jobExecution === true,
   }
-  const store = new SqliteStore({
-    file: join(config.dataDir, 'fleetjobs.db'),
+  const storeOptions = {
     notifications: config.mqtt !== undefined,
     events: eventFamilies,
     clock: config.clock ?? systemClock,
-  })
+  }
+  const store: Store =
+    config.database === undefined
+      ? new SqliteStore({ file: join(config.dataDir, 'fleetjobs.db'), ...storeOptions })
+      : await openPostgres(config.database, storeOptions)
+  const lease = store instanceof PgStore ? store.lease : undefined
   const jobDeletion = new JobDeletionWorker(store, (error) =>
     logger.error({ err: error }, 'job deletion failed'),
   )
@@ -185,11 +205,25 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         embedded.attachWebSocket(main)
         broker = embedded
       } else {
-        broker = await ExternalBroker.connect({
+        const external = await ExternalBroker.connect({
           url: config.mqtt.url,
           sharedGroup: config.mqtt.sharedGroup,
-          clientId: `fleetjobs-${createHash('sha256').update(resolve(config.dataDir)).digest('hex').slice(0, 16)}`,
+          clientId: `fleetjobs-${createHash('sha256')
+            .update(resolve(config.dataDir))
+            .update(config.database === undefined ? '' : `${config.host}:${config.port}`)
+            .digest('hex')
+            .slice(0, 16)}`,
+          // Several nodes on one database: only the lease holder takes device requests, so each request
+          // is answered once (Mosquitto gives no $-topics to shared subscriptions; docs/deployment.md).
+          serveRequests: lease === undefined || config.mqtt.sharedGroup !== undefined ? true : lease.held,
         })
+        if (lease !== undefined && config.mqtt.sharedGroup === undefined)
+          lease.onChange((held) => {
+            external.serveRequests(held).catch((error: unknown) => {
+              logger.warn({ err: error }, 'changing the device request subscription failed')
+            })
+          })
+        broker = external
       }
       const service = new DeviceMqttService(
         context,
@@ -204,6 +238,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         logger.warn({ err: error }, 'publishing notifications failed; will try again'),
       )
       store.onCommit(() => notifications.wake())
+      if (lease !== undefined && config.mqtt.url === undefined)
+        notices.push(
+          'PostgreSQL with the embedded MQTT broker: devices must all connect to this node; several nodes need an external broker (--mqtt-url, docs/deployment.md).',
+        )
       // Rows a stopped process committed but did not publish. [ARCHITECTURE: outbox]
       notifications.wake()
       mqtt = { broker, service, notifications }
@@ -220,6 +258,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const url = urlOf(config.host, main)
     // Deletions a stopped process left unfinished. [spec: jobs-control-plane#deletejob]
     jobDeletion.wake()
+    // On PostgreSQL another node may start a deletion, or this node may take over the lease.
+    if (lease !== undefined) {
+      lease.onWake(() => jobDeletion.wake())
+      lease.onChange((held) => {
+        if (held) jobDeletion.wake()
+      })
+    }
     return {
       url,
       dataPlaneUrl: data === undefined ? `${url}${DATA_PLANE_PREFIX}` : urlOf(config.host, data),
@@ -253,6 +298,42 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     await Promise.all(servers.map(closeServer))
     await store.close()
     throw error
+  }
+}
+
+async function openPostgres(
+  database: DatabaseConfig,
+  options: Omit<PgStoreOptions, 'url'>,
+): Promise<PgStore> {
+  try {
+    return await PgStore.open({
+      ...options,
+      url: database.url,
+      schema: database.schema,
+      poolSize: database.poolSize,
+    })
+  } catch (error) {
+    throw new DatabaseUnavailableError(database.url, error)
+  }
+}
+
+/** PostgreSQL could not be reached or prepared at start-up; names the database without its password. */
+export class DatabaseUnavailableError extends Error {
+  constructor(url: string, cause: unknown) {
+    super(
+      `cannot open the PostgreSQL database ${redactUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    )
+  }
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString()
+  } catch {
+    return '(an invalid URL)'
   }
 }
 

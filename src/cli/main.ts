@@ -3,7 +3,7 @@
  * `fleetjobs serve`: every flag can also be set by FLEETJOBS_<NAME> (e.g. FLEETJOBS_DATA_PLANE_PORT).
  */
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { PortInUseError, DEFAULT_CONFIG, startServer } from '../server.js'
+import { DatabaseUnavailableError, PortInUseError, DEFAULT_CONFIG, startServer } from '../server.js'
 import type { EventsConfig } from '../server.js'
 import type { RateLimit } from '../app/throttle.js'
 import { DeviceAuth, OPERATOR_USERNAME } from '../mqtt/device-auth.js'
@@ -63,7 +63,9 @@ program
 
 program
   .command('serve')
-  .description('start the HTTP API (control plane and device data plane) on an embedded SQLite database')
+  .description(
+    'start the HTTP API (control plane and device data plane) and MQTT, on an embedded SQLite database or PostgreSQL',
+  )
   .addOption(opt('--host <host>', 'address to listen on', 'HOST').default(DEFAULT_CONFIG.host))
   .addOption(
     opt('--port <port>', 'control-plane port (0: any free port)', 'PORT')
@@ -76,6 +78,23 @@ program
       .argParser(port),
   )
   .addOption(dataDirOption())
+  .addOption(
+    opt(
+      '--database <url>',
+      'PostgreSQL instead of SQLite (postgres://user@host:5432/db); several nodes may share it',
+      'DATABASE',
+    ),
+  )
+  .addOption(
+    opt('--database-schema <name>', 'PostgreSQL schema of the tables', 'DATABASE_SCHEMA').default(
+      'fleetjobs',
+    ),
+  )
+  .addOption(
+    opt('--database-pool <n>', 'PostgreSQL connections of this node', 'DATABASE_POOL')
+      .default(10)
+      .argParser(positive),
+  )
   .addOption(opt('--region <region>', 'region used in ARNs', 'REGION').default(DEFAULT_CONFIG.region))
   .addOption(
     opt('--account-id <id>', 'account id used in ARNs', 'ACCOUNT_ID').default(DEFAULT_CONFIG.accountId),
@@ -175,6 +194,15 @@ program
                 authSecret: o['mqttAuthSecret'] as string | undefined,
               },
         ...(o['events'] === undefined ? {} : { events: o['events'] as EventsConfig }),
+        ...(o['database'] === undefined
+          ? {}
+          : {
+              database: {
+                url: o['database'] as string,
+                schema: o['databaseSchema'] as string,
+                poolSize: o['databasePool'] as number,
+              },
+            }),
       })
       // Before the endpoint lines: whoever reads them may stop the server at once.
       let stopping = false
@@ -213,7 +241,7 @@ program
             : 'fleetjobs MQTT device authentication: off (any client, any topic; --mqtt-auth on to require it)',
         )
     } catch (error) {
-      if (error instanceof PortInUseError) {
+      if (error instanceof PortInUseError || error instanceof DatabaseUnavailableError) {
         console.error(`fleetjobs: ${error.message}`)
         process.exit(2)
       }

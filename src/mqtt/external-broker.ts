@@ -22,6 +22,8 @@ export interface ExternalBrokerOptions {
    * its session and gets the requests the broker kept for it.
    */
   readonly clientId?: string | undefined
+  /** Subscribe to device requests now (default true); `serveRequests` changes it later. */
+  readonly serveRequests?: boolean | undefined
 }
 
 /** How long the broker keeps a stopped node's session (MQTT 5 session expiry), in seconds. */
@@ -34,8 +36,14 @@ const CLOSE_TIMEOUT_MS = 5_000
 export class ExternalBroker implements MqttTransport {
   private handlers: ((topic: string, payload: Buffer, qos: 0 | 1 | 2) => void)[] = []
 
-  private constructor(private readonly client: MqttClient) {
+  private serving = false
+
+  private constructor(
+    private readonly client: MqttClient,
+    private readonly filter: string,
+  ) {
     client.on('message', (topic, payload, packet) => {
+      if (!this.serving) return
       for (const handler of this.handlers) handler(topic, payload, packet.qos)
     })
   }
@@ -62,11 +70,29 @@ export class ExternalBroker implements MqttTransport {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
     })
-    const broker = new ExternalBroker(client)
     const filter =
       options.sharedGroup === undefined ? REQUEST_FILTER : `$share/${options.sharedGroup}/${REQUEST_FILTER}`
-    await client.subscribeAsync(filter, { qos: 1 })
+    const broker = new ExternalBroker(client, filter)
+    if (options.serveRequests ?? true) await broker.serveRequests(true)
+    // A resumed session may still hold the subscription of a time this node served requests.
+    else await client.unsubscribeAsync(filter)
     return broker
+  }
+
+  /**
+   * Subscribes to the device request topics, or unsubscribes (another node serves them). Messages that
+   * arrive while not serving are dropped, not answered.
+   */
+  async serveRequests(on: boolean): Promise<void> {
+    if (on === this.serving) return
+    this.serving = on
+    if (on) await this.client.subscribeAsync(this.filter, { qos: 1 })
+    else await this.client.unsubscribeAsync(this.filter)
+  }
+
+  /** Whether this node takes device requests now. */
+  get servesRequests(): boolean {
+    return this.serving
   }
 
   onMessage(handler: (topic: string, payload: Buffer, qos: 0 | 1 | 2) => void): void {

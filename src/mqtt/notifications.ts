@@ -154,8 +154,10 @@ export class NotificationDispatcher {
       }
     }
     await publishAll(this.transport, messages)
-    const last = rows[rows.length - 1]
-    if (last !== undefined) await this.ctx.store.completeOutbox(last.seq, announced)
+    await this.ctx.store.completeOutbox(
+      rows.map((r) => r.seq),
+      announced,
+    )
   }
 
   stop(): Promise<void> {

@@ -313,9 +313,9 @@ export interface Store {
   readOutbox(limit: number): Promise<readonly OutboxRow[]>
   /** What `notify-next` last announced for the thing and namespace (`''` = nothing pending). */
   notifyNextKey(thingName: string, namespaceId: string): Promise<string | undefined>
-  /** After publishing: records the announced next executions and drops the rows through `seq`, atomically. */
+  /** After publishing: records the announced next executions and drops the rows read, atomically. */
   completeOutbox(
-    throughSeq: number,
+    seqs: readonly number[],
     announced: readonly { thingName: string; namespaceId: string; key: string }[],
   ): Promise<void>
 

@@ -10,8 +10,8 @@
  */
 import type Database from 'better-sqlite3'
 import type { Job } from '../../domain/records.js'
-import type { JobBody, JobRow } from './rows.js'
-import { jobBody, jobFromParts } from './rows.js'
+import type { JobBody, JobRow } from '../rows.js'
+import { jobBody, jobFromParts } from '../rows.js'
 
 /** Enough for every job a fleet works on at once; the oldest entry goes first. */
 const CACHE_ENTRIES = 512

@@ -9,8 +9,8 @@ import type { Execution, Job, Thing } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { JobFilter, Page, PageRequest, ThingFilter } from '../../ports/store.js'
 import type { JobSpecs } from './job-specs.js'
-import type { ExecutionRow, JobRow, ThingRow } from './rows.js'
-import { executionFromRow, thingFromRow } from './rows.js'
+import type { ExecutionRow, JobRow, ThingRow } from '../rows.js'
+import { executionFromRow, thingFromRow } from '../rows.js'
 import type { Statements } from './statements.js'
 
 export interface ExecutionsOfThingFilter {

@@ -51,8 +51,8 @@ import { TemplateTable } from './templates.js'
 import { MIGRATIONS } from './migrations.js'
 import type { Statements } from './statements.js'
 import { prepare } from './statements.js'
-import type { ExecutionRow, JobRow, ThingRow } from './rows.js'
-import { COUNT_COLUMN, executionFromRow, thingFromRow } from './rows.js'
+import type { ExecutionRow, JobRow, ThingRow } from '../rows.js'
+import { COUNT_COLUMN, executionFromRow, thingFromRow } from '../rows.js'
 import { JobSpecs } from './job-specs.js'
 import type { ExecutionsOfThingFilter } from './listings.js'
 import { Listings } from './listings.js'
@@ -148,12 +148,13 @@ export class SqliteStore implements Store {
   }
 
   completeOutbox(
-    throughSeq: number,
+    seqs: readonly number[],
     announced: readonly { thingName: string; namespaceId: string; key: string }[],
   ): Promise<void> {
     return this.commits.run(() => {
       for (const a of announced) this.outbox.setNextKey(a.thingName, a.namespaceId, a.key)
-      this.outbox.deleteThrough(throughSeq)
+      // One writer: rows commit in sequence order, so every row through the last one read was read.
+      if (seqs.length > 0) this.outbox.deleteThrough(Math.max(...seqs))
     })
   }
 

@@ -1,6 +1,6 @@
 /** Row types of the SQLite schema and their mapping to domain records. */
-import type { Execution, ExecutionCounts, Job, Thing } from '../../domain/records.js'
-import type { ExecutionStatus, JobStatus, TargetSelection } from '../../domain/statuses.js'
+import type { Execution, ExecutionCounts, Job, Thing } from '../domain/records.js'
+import type { ExecutionStatus, JobStatus, TargetSelection } from '../domain/statuses.js'
 
 export interface ThingRow {
   thing_name: string

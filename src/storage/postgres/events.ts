@@ -1,0 +1,148 @@
+/**
+ * The Jobs events outbox in PostgreSQL: the same rows and facts as the SQLite store's
+ * (storage/sqlite/events.ts), recorded set-based in the change's own transaction with
+ * jsonb_build_object and gen_random_uuid(). [spec: jobs-device-api#5] [ARCHITECTURE: outbox]
+ */
+import type { ExecutionStatus } from '../../domain/statuses.js'
+import type {
+  EventRow,
+  ExecutionEventFacts,
+  ExecutionEventOperation,
+  JobEventFacts,
+  JobEventOperation,
+} from '../../ports/store.js'
+import type { EventFamilies } from '../sqlite/events.js'
+import type { Sql } from './db.js'
+
+/**
+ * The event of each selected execution: $2 is the status it reaches (NULL: the one it has now), $3 the
+ * event (NULL: the status in lower case). $1 is the time. Selection parameters start at $4.
+ */
+const EXECUTION_EVENT = `INSERT INTO event_outbox (event_id, family, operation, at_ms, facts)
+  SELECT gen_random_uuid()::text, 'jobExecution', coalesce($3::text, lower(coalesce($2::text, e.status))), $1::bigint,
+    jsonb_build_object('jobId', e.job_id, 'thingName', e.thing_name, 'status', coalesce($2::text, e.status),
+      'statusDetails', e.status_details::jsonb)::text
+  FROM job_executions e`
+
+interface EventOutboxRow {
+  seq: number
+  event_id: string
+  family: 'job' | 'jobExecution'
+  operation: string
+  at_ms: number
+  facts: string
+}
+
+export class PgEvents {
+  constructor(private readonly families: EventFamilies) {}
+
+  get enabled(): boolean {
+    return this.families.job || this.families.jobExecution
+  }
+
+  /** A job event, from the job's rows as they stand now (call after writing them, before deleting them). */
+  async job(sql: Sql, jobId: string, operation: JobEventOperation, atMs: number): Promise<void> {
+    if (!this.families.job) return
+    await sql.query(
+      `INSERT INTO event_outbox (event_id, family, operation, at_ms, facts)
+       SELECT gen_random_uuid()::text, 'job', $2::text, $4::bigint, jsonb_build_object(
+         'jobId', j.job_id, 'status', $3::text, 'targetSelection', j.target_selection,
+         'targets', (s.body::jsonb)->'targets', 'description', (s.body::jsonb)->'description',
+         'createdAtMs', j.created_at,
+         'lastUpdatedAtMs', CASE WHEN $2::text = 'deleted' THEN $4::bigint ELSE j.last_updated_at END,
+         'completedAtMs', j.completed_at, 'comment', j.comment,
+         'counts', jsonb_build_object('QUEUED', j.n_queued, 'IN_PROGRESS', j.n_in_progress,
+           'SUCCEEDED', j.n_succeeded, 'FAILED', j.n_failed, 'TIMED_OUT', j.n_timed_out,
+           'REJECTED', j.n_rejected, 'REMOVED', j.n_removed, 'CANCELED', j.n_canceled))::text
+       FROM jobs j JOIN job_specs s ON s.job_id = j.job_id WHERE j.job_id = $1`,
+      [jobId, operation, operation.toUpperCase(), atMs],
+    )
+  }
+
+  /** The event of one execution that just reached a terminal status (call after writing it). */
+  async reached(sql: Sql, seq: number, atMs: number): Promise<void> {
+    if (this.families.jobExecution)
+      await sql.query(`${EXECUTION_EVENT} WHERE e.seq = $4`, [atMs, null, null, seq])
+  }
+
+  /** The `deleted` event of one execution, with the status it has [open-question 49] (call before deleting). */
+  async deleting(sql: Sql, seq: number, atMs: number): Promise<void> {
+    if (this.families.jobExecution)
+      await sql.query(`${EXECUTION_EVENT} WHERE e.seq = $4`, [atMs, null, 'deleted', seq])
+  }
+
+  /** Every execution of the job in `from` is about to become `to` (call before the UPDATE). */
+  async jobExecutionsMoving(
+    sql: Sql,
+    jobId: string,
+    from: ExecutionStatus,
+    to: ExecutionStatus,
+    atMs: number,
+  ): Promise<void> {
+    if (this.families.jobExecution)
+      await sql.query(`${EXECUTION_EVENT} WHERE e.job_id = $4 AND e.status = $5 ORDER BY e.seq`, [
+        atMs,
+        to,
+        null,
+        jobId,
+        from,
+      ])
+  }
+
+  /** Every QUEUED or IN_PROGRESS execution of the thing is about to become REMOVED (DeleteThing). */
+  async thingPendingRemoved(sql: Sql, thingName: string, atMs: number): Promise<void> {
+    if (this.families.jobExecution)
+      await sql.query(
+        `${EXECUTION_EVENT} WHERE e.thing_name = $4 AND e.status IN ('QUEUED', 'IN_PROGRESS') ORDER BY e.seq`,
+        [atMs, 'REMOVED', null, thingName],
+      )
+  }
+
+  /** The thing's QUEUED execution of the job is about to become REMOVED (it left a CONTINUOUS job's targets). */
+  async queuedRemoved(sql: Sql, jobId: string, thingName: string, atMs: number): Promise<void> {
+    if (this.families.jobExecution)
+      await sql.query(
+        `${EXECUTION_EVENT} WHERE e.job_id = $4 AND e.thing_name = $5 AND e.status = 'QUEUED' ORDER BY e.seq`,
+        [atMs, 'REMOVED', null, jobId, thingName],
+      )
+  }
+
+  /** The `deleted` events of executions about to be purged, by their sequence numbers. */
+  async purging(sql: Sql, seqs: readonly number[], atMs: number): Promise<void> {
+    if (this.families.jobExecution && seqs.length > 0)
+      await sql.query(`${EXECUTION_EVENT} WHERE e.seq = ANY($4::bigint[]) ORDER BY e.seq`, [
+        atMs,
+        null,
+        'deleted',
+        seqs,
+      ])
+  }
+
+  async read(sql: Sql, limit: number): Promise<EventRow[]> {
+    const { rows } = await sql.query<EventOutboxRow>('SELECT * FROM event_outbox ORDER BY seq LIMIT $1', [
+      limit,
+    ])
+    return rows.map(eventFromRow)
+  }
+
+  async delete(sql: Sql, seqs: readonly number[]): Promise<void> {
+    if (seqs.length > 0) await sql.query('DELETE FROM event_outbox WHERE seq = ANY($1::bigint[])', [seqs])
+  }
+}
+
+function eventFromRow(r: EventOutboxRow): EventRow {
+  const head = { seq: r.seq, eventId: r.event_id, atMs: r.at_ms }
+  return r.family === 'job'
+    ? {
+        ...head,
+        family: 'job',
+        operation: r.operation as JobEventOperation,
+        job: JSON.parse(r.facts) as JobEventFacts,
+      }
+    : {
+        ...head,
+        family: 'jobExecution',
+        operation: r.operation as ExecutionEventOperation,
+        execution: JSON.parse(r.facts) as ExecutionEventFacts,
+      }
+}

@@ -1,0 +1,103 @@
+/**
+ * A job's cold part (document, body) in `job_specs`, apart from the hot `jobs` row, as in the SQLite
+ * store (storage/sqlite/job-specs.ts). Parsed specs are cached per node by (job id, spec version); the
+ * version comes from a database sequence, so it is never reused by any node, not even after a
+ * rollback: a node that finds another version in the hot row (another node changed the spec) reloads.
+ */
+import type { Job } from '../../domain/records.js'
+import type { JobBody, JobRow } from '../rows.js'
+import { jobBody, jobFromParts } from '../rows.js'
+import type { Sql } from './db.js'
+
+const CACHE_ENTRIES = 512
+
+interface Spec {
+  readonly version: number
+  readonly document: string
+  readonly body: JobBody
+  readonly json: string
+}
+
+export class PgJobSpecs {
+  private readonly cache = new Map<string, Spec>()
+
+  /** Inserts the spec of a new job; resolves the version to store in its hot row. */
+  async insert(sql: Sql, job: Job): Promise<number> {
+    const { rows } = await sql.query<{ v: number }>(
+      `WITH s AS (INSERT INTO job_specs (job_id, document, body) VALUES ($1, $2, $3))
+       SELECT nextval('job_spec_versions') AS v`,
+      [job.jobId, job.document, jobBody(job)],
+    )
+    return rows[0]!.v
+  }
+
+  /** Writes the body of `next` when it differs from the stored one (inside a transaction). */
+  async update(sql: Sql, row: JobRow, next: Job): Promise<void> {
+    const json = jobBody(next)
+    if (json === (await this.load(sql, row)).json) return
+    await sql.query(
+      `WITH s AS (UPDATE job_specs SET body = $2 WHERE job_id = $1)
+       UPDATE jobs SET spec_version = nextval('job_spec_versions') WHERE job_id = $1`,
+      [row.job_id, json],
+    )
+    this.cache.delete(row.job_id)
+  }
+
+  async delete(sql: Sql, jobId: string): Promise<void> {
+    await sql.query('DELETE FROM job_specs WHERE job_id = $1', [jobId])
+    this.cache.delete(jobId)
+  }
+
+  /** The whole job from its hot row. */
+  async job(sql: Sql, row: JobRow): Promise<Job> {
+    const spec = await this.load(sql, row)
+    return jobFromParts(row, spec.document, spec.body)
+  }
+
+  /** Jobs of many hot rows (one query for the specs not cached). */
+  async jobs(sql: Sql, rows: readonly JobRow[]): Promise<Job[]> {
+    const missing = rows.filter((r) => this.cache.get(r.job_id)?.version !== r.spec_version)
+    if (missing.length > 0) {
+      const { rows: stored } = await sql.query<{ job_id: string; document: string; body: string }>(
+        'SELECT job_id, document, body FROM job_specs WHERE job_id = ANY($1::text[])',
+        [missing.map((r) => r.job_id)],
+      )
+      const byId = new Map(stored.map((s) => [s.job_id, s]))
+      for (const r of missing) {
+        const s = byId.get(r.job_id)
+        if (s !== undefined) this.remember(r.job_id, r.spec_version, s.document, s.body)
+      }
+    }
+    const out: Job[] = []
+    for (const r of rows) {
+      const spec = this.cache.get(r.job_id)
+      if (spec !== undefined && spec.version === r.spec_version)
+        out.push(jobFromParts(r, spec.document, spec.body))
+      else out.push(await this.job(sql, r))
+    }
+    return out
+  }
+
+  private async load(sql: Sql, row: JobRow): Promise<Spec> {
+    const cached = this.cache.get(row.job_id)
+    if (cached !== undefined && cached.version === row.spec_version) return cached
+    const { rows } = await sql.query<{ document: string; body: string }>(
+      'SELECT document, body FROM job_specs WHERE job_id = $1',
+      [row.job_id],
+    )
+    const stored = rows[0]
+    if (stored === undefined) throw new Error(`job ${row.job_id} has no spec row`)
+    return this.remember(row.job_id, row.spec_version, stored.document, stored.body)
+  }
+
+  private remember(jobId: string, version: number, document: string, json: string): Spec {
+    const spec: Spec = { version, document, body: JSON.parse(json) as JobBody, json }
+    this.cache.delete(jobId)
+    this.cache.set(jobId, spec)
+    if (this.cache.size > CACHE_ENTRIES) {
+      const oldest = this.cache.keys().next().value
+      if (oldest !== undefined) this.cache.delete(oldest)
+    }
+    return spec
+  }
+}

@@ -1,0 +1,677 @@
+/**
+ * The PostgreSQL adapter of the Store port: the same operations and rules as the SQLite store, for
+ * several fleetjobs nodes sharing one database (docs/deployment.md). Every change is one transaction
+ * (db.ts) that locks what it changes, in one order — thing row, job row, execution rows — so that
+ * concurrent changes through different nodes serialize and a versionNumber has exactly one winner.
+ * Background work (outbox dispatch, job purges) is done by the node holding the lease (lease.ts); the
+ * other nodes' stores report nothing to do.
+ */
+import type { ExecutionDecision } from '../../domain/state-machine.js'
+import { countChange, decideJobCompletion } from '../../domain/state-machine.js'
+import type { Execution, Job, Thing } from '../../domain/records.js'
+import { zeroCounts } from '../../domain/records.js'
+import { isPending, isTerminal } from '../../domain/statuses.js'
+import type { ExecutionStatus } from '../../domain/statuses.js'
+import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
+import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
+import type { JobTemplate } from '../../domain/templates.js'
+import type { Clock } from '../../ports/clock.js'
+import { systemClock } from '../../ports/clock.js'
+import { MissingTargets } from '../../ports/store.js'
+import type {
+  AssociateOutcome,
+  CreateJobOutcome,
+  EventRow,
+  ExecutionDecideInput,
+  ExecutionKey,
+  GroupFilter,
+  JobFilter,
+  JobTargets,
+  MembershipDecision,
+  Memberships,
+  MissingTargetNames,
+  MutateOutcome,
+  OutboxRow,
+  Page,
+  PageRequest,
+  PendingScope,
+  Store,
+  ThingDecision,
+  ThingFilter,
+} from '../../ports/store.js'
+import type { EventFamilies } from '../sqlite/events.js'
+import type { ExecutionRow, JobRow, ThingRow } from '../rows.js'
+import { COUNT_COLUMN, executionFromRow, thingFromRow } from '../rows.js'
+import type { PgOptions, Sql } from './db.js'
+import { PgDb } from './db.js'
+import { PgEvents } from './events.js'
+import { PgGroups } from './groups.js'
+import { PgJobLifecycle, fanOutSql, insertTargets, missingTargets } from './job-lifecycle.js'
+import { PgJobSpecs } from './job-specs.js'
+import { Lease } from './lease.js'
+import { PgListings } from './listings.js'
+import { PgOutbox } from './outbox.js'
+import type { PgCounters } from './parts.js'
+import { PgTemplates } from './templates.js'
+
+export interface PgStoreOptions extends PgOptions {
+  /** Keep the notification outbox (on when a notifier reads it). */
+  readonly notifications?: boolean | undefined
+  /** Record Jobs events of these families (on when a dispatcher publishes them); default none. */
+  readonly events?: EventFamilies | undefined
+  /** The time of events the store records on its own: a purge that finishes a DeleteJob. */
+  readonly clock?: Clock | undefined
+  /** How often a node tries to take the background-work lease (default 1 s). */
+  readonly leaseIntervalMs?: number | undefined
+}
+
+const PENDING_ORDER = `CASE e.status WHEN 'IN_PROGRESS' THEN 0 ELSE 1 END, e.queued_at, e.seq`
+const DEVICE_VISIBLE_JOB = `j.status NOT IN ('SCHEDULED', 'DELETION_IN_PROGRESS')`
+
+export class PgStore implements Store {
+  private readonly specs = new PgJobSpecs()
+  private readonly outbox: PgOutbox
+  private readonly events: PgEvents
+  private readonly counters: PgCounters
+  private readonly lifecycle: PgJobLifecycle
+  private readonly groups: PgGroups
+  private readonly listings: PgListings
+  private readonly templates = new PgTemplates()
+  private readonly clock: Clock
+  private readonly commitListeners: (() => void)[] = []
+  /** The lease on background work; exposed so the server can serve device requests only while held. */
+  readonly lease: Lease
+
+  private constructor(
+    private readonly db: PgDb,
+    options: PgStoreOptions,
+  ) {
+    this.outbox = new PgOutbox(options.notifications === true)
+    this.events = new PgEvents(options.events ?? { job: false, jobExecution: false })
+    this.clock = options.clock ?? systemClock
+    this.counters = {
+      adjust: (sql, jobId, status, delta) => adjustCount(sql, jobId, status, delta),
+      completeIfDone: (sql, jobId, nowMs, known) => this.completeIfDone(sql, jobId, nowMs, known),
+    }
+    this.lifecycle = new PgJobLifecycle(this.counters, this.outbox, this.specs, this.events)
+    this.groups = new PgGroups(this.counters, this.outbox, this.events)
+    this.listings = new PgListings(this.specs)
+    this.lease = new Lease({
+      url: options.url,
+      schema: db.schema,
+      ...(options.leaseIntervalMs === undefined ? {} : { intervalMs: options.leaseIntervalMs }),
+    })
+    // Another node committed outbox rows, or this node just took over: wake the dispatchers.
+    this.lease.onWake(() => this.committed())
+    this.lease.onChange((held) => {
+      if (held) this.committed()
+    })
+  }
+
+  /** Connects, migrates the schema, and starts competing for the background-work lease. */
+  static async open(options: PgStoreOptions): Promise<PgStore> {
+    const db = new PgDb(options)
+    try {
+      await db.migrate()
+    } catch (error) {
+      await db.close()
+      throw error
+    }
+    const store = new PgStore(db, options)
+    await store.lease.start()
+    return store
+  }
+
+  /** Whether this node does the background work now (it holds the lease). */
+  get isLeader(): boolean {
+    return this.lease.held
+  }
+
+  private committed(): void {
+    for (const listener of this.commitListeners) listener()
+  }
+
+  /** One write transaction; other nodes hear of it when it may have left work for the dispatchers. */
+  private async write<T>(work: (sql: Sql) => Promise<T>, always = false): Promise<T> {
+    const result = await this.db.tx(work, () =>
+      always || this.outbox.enabled || this.events.enabled ? [this.lease.channel] : [],
+    )
+    this.committed()
+    return result
+  }
+
+  // ---- outbox ----
+
+  onCommit(listener: () => void): void {
+    this.commitListeners.push(listener)
+  }
+
+  async readOutbox(limit: number): Promise<readonly OutboxRow[]> {
+    if (!this.lease.held) return []
+    return this.outbox.read(this.db, limit)
+  }
+
+  notifyNextKey(thingName: string, namespaceId: string): Promise<string | undefined> {
+    return this.outbox.nextKey(this.db, thingName, namespaceId)
+  }
+
+  async completeOutbox(
+    seqs: readonly number[],
+    announced: readonly { thingName: string; namespaceId: string; key: string }[],
+  ): Promise<void> {
+    // One row per thing and namespace (the last announcement wins), as ON CONFLICT needs.
+    const last = new Map(announced.map((a) => [`${a.thingName}\u0000${a.namespaceId}`, a]))
+    await this.db.tx(async (sql) => {
+      await this.outbox.setNextKeys(sql, [...last.values()])
+      await this.outbox.deleteRead(sql, seqs)
+    })
+  }
+
+  async readEvents(limit: number): Promise<readonly EventRow[]> {
+    if (!this.lease.held) return []
+    return this.events.read(this.db, limit)
+  }
+
+  async deleteEvents(seqs: readonly number[]): Promise<void> {
+    await this.db.tx((sql) => this.events.delete(sql, seqs))
+  }
+
+  // ---- things ----
+
+  async getThing(thingName: string): Promise<Thing | undefined> {
+    const row = (await this.db.query<ThingRow>('SELECT * FROM things WHERE thing_name = $1', [thingName]))
+      .rows[0]
+    return row === undefined ? undefined : thingFromRow(row)
+  }
+
+  async thingExists(thingName: string): Promise<boolean> {
+    return (await this.db.query('SELECT 1 FROM things WHERE thing_name = $1', [thingName])).rowCount > 0
+  }
+
+  mutateThing<R>(thingName: string, decide: (current: Thing | undefined) => ThingDecision<R>): Promise<R> {
+    return this.write(async (sql) => {
+      const row = (
+        await sql.query<ThingRow>('SELECT * FROM things WHERE thing_name = $1 FOR UPDATE', [thingName])
+      ).rows[0]
+      const decision = decide(row === undefined ? undefined : thingFromRow(row))
+      switch (decision.kind) {
+        case 'reject':
+          throw decision.error
+        case 'none':
+          return decision.result
+        case 'write': {
+          const t = decision.next
+          // A concurrent create of the same name loses on the key and runs again (db.ts), then sees the row.
+          if (row === undefined)
+            await sql.query(
+              'INSERT INTO things (thing_name, thing_id, attributes, version, created_at) VALUES ($1, $2, $3, $4, $5)',
+              [t.thingName, t.thingId, JSON.stringify(t.attributes), t.version, t.createdAtMs],
+            )
+          else
+            await sql.query('UPDATE things SET attributes = $2, version = $3 WHERE thing_name = $1', [
+              t.thingName,
+              JSON.stringify(t.attributes),
+              t.version,
+            ])
+          return decision.result
+        }
+        case 'delete':
+          await sql.query('DELETE FROM things WHERE thing_name = $1', [thingName])
+          await sql.query('DELETE FROM thing_group_members WHERE thing_name = $1', [thingName])
+          await this.removeExecutionsOfThing(sql, thingName, decision.atMs)
+          return decision.result
+      }
+    })
+  }
+
+  /** [spec: things#deletething] QUEUED and IN_PROGRESS executions become REMOVED [open-question 12]. */
+  private async removeExecutionsOfThing(sql: Sql, thingName: string, nowMs: number): Promise<void> {
+    const { rows: groups } = await sql.query<{ job_id: string; status: ExecutionStatus; n: number }>(
+      `SELECT job_id, status, count(*)::bigint AS n FROM job_executions
+       WHERE thing_name = $1 AND status IN ('QUEUED', 'IN_PROGRESS') GROUP BY job_id, status`,
+      [thingName],
+    )
+    if (groups.length === 0) return
+    const jobIds = [...new Set(groups.map((g) => g.job_id))].sort()
+    // Lock order: job rows before execution rows.
+    await sql.query('SELECT 1 FROM jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE', [jobIds])
+    await this.outbox.pendingOf(sql, thingName)
+    await this.events.thingPendingRemoved(sql, thingName, nowMs)
+    const { rows: removed } = await sql.query<{ job_id: string; status: ExecutionStatus; n: number }>(
+      `WITH moved AS (
+         SELECT seq, status FROM job_executions
+         WHERE thing_name = $2 AND status IN ('QUEUED', 'IN_PROGRESS') FOR UPDATE
+       ), upd AS (
+         UPDATE job_executions e SET status = 'REMOVED', version_number = e.version_number + 1,
+           last_updated_at = $1, in_progress_deadline = NULL, step_deadline = NULL
+         FROM moved WHERE e.seq = moved.seq
+         RETURNING e.job_id, moved.status
+       )
+       SELECT job_id, status, count(*)::bigint AS n FROM upd GROUP BY job_id, status`,
+      [nowMs, thingName],
+    )
+    for (const g of removed) {
+      await adjustCount(sql, g.job_id, g.status, -g.n)
+      await adjustCount(sql, g.job_id, 'REMOVED', g.n)
+    }
+    for (const jobId of jobIds) await this.completeIfDone(sql, jobId, nowMs)
+  }
+
+  listThings(filter: ThingFilter, page: PageRequest): Promise<Page<Thing>> {
+    return this.listings.things(this.db, filter, page)
+  }
+
+  // ---- jobs ----
+
+  getJob(jobId: string): Promise<Job | undefined> {
+    return this.readJob(this.db, jobId)
+  }
+
+  private async readJob(sql: Sql, jobId: string, lock = false): Promise<Job | undefined> {
+    const row = (
+      await sql.query<JobRow>(`SELECT * FROM jobs WHERE job_id = $1${lock ? ' FOR NO KEY UPDATE' : ''}`, [
+        jobId,
+      ])
+    ).rows[0]
+    return row === undefined ? undefined : this.specs.job(sql, row)
+  }
+
+  createJob(job: Job, targets: JobTargets): Promise<CreateJobOutcome> {
+    return this.write(async (sql): Promise<CreateJobOutcome> => {
+      const missing = await missingTargets(sql, targets)
+      if (missing !== undefined) return { kind: 'missing', missing }
+      const existing = await this.readJob(sql, job.jobId)
+      if (existing !== undefined) return { kind: 'exists', job: existing }
+      const version = await this.specs.insert(sql, job)
+      // A concurrent CreateJob of the same id loses on the key and runs again (db.ts): then it exists.
+      await sql.query(
+        `INSERT INTO jobs (job_id, status, target_selection, namespace_id, created_at, last_updated_at, spec_version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        [
+          job.jobId,
+          job.status,
+          job.targetSelection,
+          job.namespaceId ?? null,
+          job.createdAtMs,
+          job.lastUpdatedAtMs,
+          version,
+        ],
+      )
+      await insertTargets(sql, job.jobId, job.targets)
+      let created = 0
+      if (job.status === 'IN_PROGRESS') {
+        created = (
+          await sql.query<{ n: number }>(fanOutSql(this.outbox), [
+            job.jobId,
+            job.namespaceId ?? '',
+            job.createdAtMs,
+            [...new Set(targets.thingNames)],
+            [...new Set(targets.groupNames)],
+          ])
+        ).rows[0]!.n
+        await adjustCount(sql, job.jobId, 'QUEUED', created)
+        // [open-question 58] a SNAPSHOT job with no things completes at once.
+        await this.completeIfDone(sql, job.jobId, job.createdAtMs)
+      }
+      const stored = await this.readJob(sql, job.jobId)
+      if (stored === undefined) throw new Error(`job ${job.jobId} vanished inside its own transaction`)
+      return { kind: 'created', job: stored, executions: created }
+    })
+  }
+
+  findMissingTargets(targets: JobTargets): Promise<MissingTargetNames | undefined> {
+    return missingTargets(this.db, targets)
+  }
+
+  mutateJob(jobId: string, decide: (facts: JobFacts) => JobDecision): Promise<Job | undefined> {
+    // Always heard by the lease holder: a DeleteJob leaves it a purge to do.
+    return this.write((sql) => this.lifecycle.mutate(sql, jobId, decide), true)
+  }
+
+  associateTargets(
+    jobId: string,
+    targets: JobTargets & { arns: readonly string[] },
+    decide: (facts: JobFacts) => JobDecision,
+  ): Promise<AssociateOutcome> {
+    return this.write(async (sql): Promise<AssociateOutcome> => {
+      const result = await this.lifecycle.associate(sql, jobId, targets, decide)
+      if (result === undefined) return { kind: 'noJob' }
+      // Thrown inside the transaction, so the job write of this operation rolls back.
+      if (result.missing !== undefined) throw new MissingTargets(result.missing.kind, result.missing.names)
+      return { kind: 'associated', job: result.job }
+    })
+  }
+
+  async jobsBeingDeleted(): Promise<readonly string[]> {
+    if (!this.lease.held) return []
+    return this.lifecycle.deletingJobs(this.db)
+  }
+
+  purgeJob(
+    jobId: string,
+    batch: number,
+  ): Promise<{ deleted: readonly { thingName: string; status: ExecutionStatus }[]; gone: boolean }> {
+    return this.write((sql) => this.lifecycle.purge(sql, jobId, batch, this.clock.nowMs()))
+  }
+
+  listJobs(filter: JobFilter, page: PageRequest): Promise<Page<Job>> {
+    return this.listings.jobs(this.db, filter, page)
+  }
+
+  // ---- executions ----
+
+  async getExecution(key: ExecutionKey): Promise<{ execution: Execution; job: Job } | undefined> {
+    // One statement reads both rows, so they are of the same commit.
+    const { rows } = await this.db.query<JobRow & { e: ExecutionRow | null }>(
+      `SELECT j.*, (SELECT row_to_json(e) FROM job_executions e
+                    WHERE e.job_id = j.job_id AND e.thing_name = $2 AND ($3::bigint IS NULL OR e.execution_number = $3)
+                    ORDER BY e.execution_number DESC LIMIT 1) AS e
+       FROM jobs j WHERE j.job_id = $1`,
+      [key.jobId, key.thingName, key.executionNumber ?? null],
+    )
+    const row = rows[0]
+    if (row === undefined || row.e === null) return undefined
+    const { e, ...jobRow } = row
+    return { execution: executionFromRow(e), job: await this.specs.job(this.db, jobRow) }
+  }
+
+  private async lockExecution(sql: Sql, key: ExecutionKey): Promise<ExecutionRow | undefined> {
+    const { rows } = await sql.query<ExecutionRow>(
+      key.executionNumber === undefined
+        ? `SELECT * FROM job_executions WHERE job_id = $1 AND thing_name = $2
+           ORDER BY execution_number DESC LIMIT 1 FOR UPDATE`
+        : 'SELECT * FROM job_executions WHERE job_id = $1 AND thing_name = $2 AND execution_number = $3 FOR UPDATE',
+      key.executionNumber === undefined
+        ? [key.jobId, key.thingName]
+        : [key.jobId, key.thingName, key.executionNumber],
+    )
+    return rows[0]
+  }
+
+  mutateExecution(
+    key: ExecutionKey,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome> {
+    return this.write(async (sql): Promise<MutateOutcome> => {
+      // The job row first (its counters change in this transaction), then the execution.
+      const job = await this.readJob(sql, key.jobId, true)
+      if (job === undefined) return { kind: 'noJob' }
+      const row = await this.lockExecution(sql, key)
+      if (row === undefined) return { kind: 'noExecution', job }
+      return this.apply(sql, row, job, decide)
+    })
+  }
+
+  mutateNextPending(
+    scope: PendingScope,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome | undefined> {
+    return this.write(async (sql): Promise<MutateOutcome | undefined> => {
+      for (;;) {
+        const candidate = (await this.pendingRows(sql, scope, 1))[0]
+        if (candidate === undefined) return undefined
+        const job = await this.readJob(sql, candidate.job_id, true)
+        if (job === undefined) continue
+        const row = (
+          await sql.query<ExecutionRow>('SELECT * FROM job_executions WHERE seq = $1 FOR UPDATE', [
+            candidate.seq,
+          ])
+        ).rows[0]
+        // Another node moved it while this one waited for the locks: look again.
+        if (row === undefined || row.version_number !== candidate.version_number) continue
+        return this.apply(sql, row, job, decide)
+      }
+    })
+  }
+
+  private async pendingRows(sql: Sql, scope: PendingScope, limit: number): Promise<ExecutionRow[]> {
+    return (
+      await sql.query<ExecutionRow>(
+        `SELECT e.* FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
+         WHERE e.thing_name = $1 AND e.namespace_id = $2 AND e.status IN ('QUEUED', 'IN_PROGRESS')
+           AND ${DEVICE_VISIBLE_JOB}
+         ORDER BY ${PENDING_ORDER} LIMIT $3`,
+        [scope.thingName, scope.namespaceId ?? '', limit],
+      )
+    ).rows
+  }
+
+  /** Runs one decision inside the current transaction (job row and execution row locked). */
+  private async apply(
+    sql: Sql,
+    row: ExecutionRow,
+    job: Job,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome> {
+    const execution = executionFromRow(row)
+    const decision = decide({ execution, job })
+    switch (decision.kind) {
+      case 'reject':
+        throw decision.error
+      case 'unchanged':
+        return { kind: 'unchanged', execution, job }
+      case 'write': {
+        const n = decision.next
+        const changed = (
+          await sql.query(
+            `UPDATE job_executions SET status = $1, force_canceled = $2, status_details = $3, started_at = $4,
+               last_updated_at = $5, version_number = $6, in_progress_deadline = $7, step_deadline = $8
+             WHERE seq = $9 AND version_number = $10`,
+            [
+              n.status,
+              n.forceCanceled ? 1 : 0,
+              JSON.stringify(n.statusDetails),
+              n.startedAtMs ?? null,
+              n.lastUpdatedAtMs,
+              n.versionNumber,
+              n.inProgressDeadlineMs ?? null,
+              n.stepDeadlineMs ?? null,
+              row.seq,
+              row.version_number,
+            ],
+          )
+        ).rowCount
+        if (changed !== 1) throw new Error('execution changed under its own lock')
+        // [spec: jobs-device-api#5.2] an execution event for every terminal status reached
+        if (n.status !== execution.status && isTerminal(n.status))
+          await this.events.reached(sql, row.seq, n.lastUpdatedAtMs)
+        let nextJob = job
+        if (n.status !== execution.status && (isPending(n.status) || isPending(execution.status))) {
+          await this.outbox.thing(
+            sql,
+            n.thingName,
+            job.namespaceId ?? '',
+            isPending(n.status) !== isPending(execution.status),
+          )
+        }
+        if (n.status !== execution.status) {
+          await moveCount(sql, job.jobId, execution.status, n.status)
+          nextJob = await this.completeIfDone(
+            sql,
+            job.jobId,
+            n.lastUpdatedAtMs,
+            countChange(job, execution.status, n.status),
+          )
+        }
+        return { kind: 'written', execution: n, job: nextJob }
+      }
+      case 'delete': {
+        // [spec: delete-job-execution#4] the event carries the status at deletion [open-question 49]
+        await this.events.deleting(sql, row.seq, decision.atMs)
+        const changed = (
+          await sql.query('DELETE FROM job_executions WHERE seq = $1 AND version_number = $2', [
+            row.seq,
+            row.version_number,
+          ])
+        ).rowCount
+        if (changed !== 1) throw new Error('execution changed under its own lock')
+        // A terminal execution's deletion changes no pending list. [spec: delete-job-execution#4]
+        if (isPending(execution.status))
+          await this.outbox.thing(sql, execution.thingName, job.namespaceId ?? '', true)
+        await adjustCount(sql, job.jobId, execution.status, -1)
+        const nextJob = await this.completeIfDone(
+          sql,
+          job.jobId,
+          decision.atMs,
+          countChange(job, execution.status, 'DELETED'),
+        )
+        return { kind: 'deleted', execution, job: nextJob }
+      }
+    }
+  }
+
+  /** Applies the SNAPSHOT completion rule to the job as it now stands. [spec: state-machines#10] */
+  private async completeIfDone(sql: Sql, jobId: string, nowMs: number, known?: Job): Promise<Job> {
+    const job = known ?? (await this.readJob(sql, jobId))
+    if (job === undefined) throw new Error(`job ${jobId} vanished inside its own transaction`)
+    const completed = decideJobCompletion(job, nowMs)
+    if (completed === undefined) return job
+    await sql.query(
+      'UPDATE jobs SET status = $1, completed_at = $2, last_updated_at = $3 WHERE job_id = $4',
+      [completed.status, completed.completedAtMs ?? null, completed.lastUpdatedAtMs, jobId],
+    )
+    // [spec: jobs-device-api#5.1] [spec: state-machines#10]
+    await this.events.job(sql, jobId, 'completed', nowMs)
+    return completed
+  }
+
+  async listPending(
+    scope: PendingScope,
+    limit: number,
+  ): Promise<readonly { execution: Execution; job: Job }[]> {
+    const rows = await this.pendingRows(this.db, scope, limit)
+    if (rows.length === 0) return []
+    const jobIds = [...new Set(rows.map((r) => r.job_id))]
+    const { rows: jobRows } = await this.db.query<JobRow>(
+      'SELECT * FROM jobs WHERE job_id = ANY($1::text[])',
+      [jobIds],
+    )
+    const jobs = new Map((await this.specs.jobs(this.db, jobRows)).map((j) => [j.jobId, j]))
+    const out: { execution: Execution; job: Job }[] = []
+    for (const row of rows) {
+      const job = jobs.get(row.job_id)
+      if (job !== undefined) out.push({ execution: executionFromRow(row), job })
+    }
+    return out
+  }
+
+  listExecutionsForJob(
+    jobId: string,
+    filter: { status?: ExecutionStatus | undefined },
+    page: PageRequest,
+  ): Promise<Page<Execution>> {
+    return this.listings.executionsOfJob(this.db, jobId, filter, page)
+  }
+
+  listExecutionsForThing(
+    thingName: string,
+    filter: {
+      status?: ExecutionStatus | undefined
+      jobId?: string | undefined
+      namespaceId?: string | undefined
+    },
+    page: PageRequest,
+  ): Promise<Page<Execution>> {
+    return this.listings.executionsOfThing(this.db, thingName, filter, page)
+  }
+
+  async hasExecutionsForThing(thingName: string): Promise<boolean> {
+    return (
+      (await this.db.query('SELECT 1 FROM job_executions WHERE thing_name = $1 LIMIT 1', [thingName]))
+        .rowCount > 0
+    )
+  }
+
+  // ---- job templates ----
+
+  getJobTemplate(id: string): Promise<JobTemplate | undefined> {
+    return this.templates.get(this.db, id)
+  }
+
+  createJobTemplate(template: JobTemplate): Promise<boolean> {
+    return this.write((sql) => this.templates.insert(sql, template))
+  }
+
+  deleteJobTemplate(id: string): Promise<boolean> {
+    return this.write((sql) => this.templates.delete(sql, id))
+  }
+
+  listJobTemplates(page: PageRequest): Promise<Page<JobTemplate>> {
+    return this.templates.list(this.db, page)
+  }
+
+  // ---- thing groups ----
+
+  getThingGroup(name: string): Promise<ThingGroup | undefined> {
+    return this.groups.get(this.db, name)
+  }
+
+  getThingGroupById(thingGroupId: string): Promise<ThingGroup | undefined> {
+    return this.groups.byId(this.db, thingGroupId)
+  }
+
+  groupAncestors(name: string): Promise<readonly ThingGroup[]> {
+    return this.groups.ancestors(this.db, name)
+  }
+
+  mutateThingGroup<R>(
+    name: string,
+    parentName: string | undefined,
+    decide: (self: GroupFacts, parent: GroupFacts | undefined) => GroupDecision<R>,
+  ): Promise<R> {
+    return this.write((sql) => this.groups.mutate(sql, name, parentName, decide))
+  }
+
+  listThingGroups(filter: GroupFilter, page: PageRequest): Promise<Page<ThingGroup>> {
+    return this.groups.list(this.db, filter, page)
+  }
+
+  updateMemberships(
+    thingName: string,
+    names: { readonly add: readonly string[]; readonly remove: readonly string[] },
+    decide: (
+      current: Memberships,
+      add: readonly { name: string; facts: GroupFacts }[],
+      remove: readonly { name: string; facts: GroupFacts }[],
+    ) => MembershipDecision,
+    nowMs: number,
+  ): Promise<boolean> {
+    return this.write((sql) => this.groups.updateMemberships(sql, thingName, names, decide, nowMs))
+  }
+
+  listThingsInGroup(name: string, recursive: boolean, page: PageRequest): Promise<Page<string>> {
+    return this.groups.thingsIn(this.db, name, recursive, page)
+  }
+
+  listGroupsForThing(thingName: string, page: PageRequest): Promise<Page<ThingGroup>> {
+    return this.groups.groupsOf(this.db, thingName, page)
+  }
+
+  async recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>> {
+    const counts = zeroCounts()
+    const { rows } = await this.db.query<{ status: ExecutionStatus; n: number }>(
+      'SELECT status, count(*)::bigint AS n FROM job_executions WHERE job_id = $1 GROUP BY status',
+      [jobId],
+    )
+    for (const r of rows) counts[r.status] = r.n
+    return counts
+  }
+
+  async close(): Promise<void> {
+    await this.lease.stop()
+    await this.db.close()
+  }
+}
+
+async function adjustCount(sql: Sql, jobId: string, status: ExecutionStatus, delta: number): Promise<void> {
+  if (delta === 0) return
+  const column = COUNT_COLUMN[status]
+  await sql.query(`UPDATE jobs SET ${column} = ${column} + $1 WHERE job_id = $2`, [delta, jobId])
+}
+
+/** One execution leaves `from` for `to`: both counters in one statement. */
+async function moveCount(sql: Sql, jobId: string, from: ExecutionStatus, to: ExecutionStatus): Promise<void> {
+  const a = COUNT_COLUMN[from]
+  const b = COUNT_COLUMN[to]
+  await sql.query(`UPDATE jobs SET ${a} = ${a} - 1, ${b} = ${b} + 1 WHERE job_id = $1`, [jobId])
+}
