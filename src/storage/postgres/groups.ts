@@ -323,7 +323,7 @@ export class PgGroups {
   async thingsIn(sql: Sql, name: string, recursive: boolean, page: PageRequest): Promise<Page<string>> {
     const text = recursive
       ? `WITH RECURSIVE tree(name) AS (
-           SELECT $1::text UNION SELECT c.group_name FROM thing_groups c JOIN tree ON c.parent_name = tree.name)
+           SELECT $1::text COLLATE "C" UNION SELECT c.group_name FROM thing_groups c JOIN tree ON c.parent_name = tree.name)
          SELECT DISTINCT thing_name COLLATE "C" AS thing_name FROM thing_group_members
          WHERE group_name IN (SELECT name FROM tree) AND thing_name COLLATE "C" > $2
          ORDER BY thing_name LIMIT $3`

@@ -23,11 +23,11 @@ import type { PgCounters } from './parts.js'
  */
 export function fanOutSql(outbox: PgOutbox): string {
   return `WITH RECURSIVE tree(name) AS (
-      SELECT unnest($5::text[])
+      SELECT unnest($5::text[]) COLLATE "C"
       UNION SELECT c.group_name FROM thing_groups c JOIN tree ON c.parent_name = tree.name
     ),
     targets(name) AS (
-      SELECT unnest($4::text[])
+      SELECT unnest($4::text[]) COLLATE "C"
       UNION SELECT m.thing_name FROM thing_group_members m WHERE m.group_name IN (SELECT name FROM tree)
     ),
     ins AS (

@@ -3,6 +3,8 @@
  * transaction, under an advisory lock so that nodes starting together migrate once. `schema_version`
  * records the last one applied. Columns and their names follow the SQLite schema (storage/rows.ts maps
  * both); times are epoch milliseconds in BIGINT, JSON is kept as text (read whole, never queried).
+ * Names and ids compare byte-wise (COLLATE "C"), as in SQLite, whatever the database's collation: the
+ * list orders are the same on both stores, and the indexes serve them.
  */
 export const PG_MIGRATIONS: readonly {
   readonly version: number
@@ -14,7 +16,7 @@ export const PG_MIGRATIONS: readonly {
     name: 'things, groups, jobs, executions, templates, outboxes',
     sql: `
       CREATE TABLE things (
-        thing_name  TEXT PRIMARY KEY,
+        thing_name  TEXT COLLATE "C" PRIMARY KEY,
         thing_id    TEXT NOT NULL,
         attributes  TEXT NOT NULL,
         version     BIGINT NOT NULL,
@@ -24,10 +26,10 @@ export const PG_MIGRATIONS: readonly {
       CREATE SEQUENCE job_spec_versions;
       CREATE TABLE jobs (
         seq               BIGSERIAL PRIMARY KEY,
-        job_id            TEXT NOT NULL UNIQUE,
-        status            TEXT NOT NULL,
+        job_id            TEXT COLLATE "C" NOT NULL UNIQUE,
+        status            TEXT COLLATE "C" NOT NULL,
         target_selection  TEXT NOT NULL,
-        namespace_id      TEXT,
+        namespace_id      TEXT COLLATE "C",
         created_at        BIGINT NOT NULL,
         last_updated_at   BIGINT NOT NULL,
         completed_at      BIGINT,
@@ -50,16 +52,16 @@ export const PG_MIGRATIONS: readonly {
       -- The cold part of a job (document, targets, configurations), apart from the hot row that every
       -- execution change updates (see storage/sqlite/job-specs.ts).
       CREATE TABLE job_specs (
-        job_id    TEXT PRIMARY KEY,
+        job_id    TEXT COLLATE "C" PRIMARY KEY,
         document  TEXT NOT NULL,
         body      TEXT NOT NULL
       );
 
       CREATE TABLE job_targets (
-        job_id       TEXT NOT NULL,
-        target_arn   TEXT NOT NULL,
-        target_kind  TEXT NOT NULL,
-        target_name  TEXT NOT NULL,
+        job_id       TEXT COLLATE "C" NOT NULL,
+        target_arn   TEXT COLLATE "C" NOT NULL,
+        target_kind  TEXT COLLATE "C" NOT NULL,
+        target_name  TEXT COLLATE "C" NOT NULL,
         PRIMARY KEY (job_id, target_arn)
       );
       CREATE INDEX job_targets_by_arn ON job_targets (target_arn, job_id);
@@ -67,11 +69,11 @@ export const PG_MIGRATIONS: readonly {
 
       CREATE TABLE job_executions (
         seq                   BIGSERIAL PRIMARY KEY,
-        job_id                TEXT NOT NULL,
-        thing_name            TEXT NOT NULL,
+        job_id                TEXT COLLATE "C" NOT NULL,
+        thing_name            TEXT COLLATE "C" NOT NULL,
         execution_number      BIGINT NOT NULL,
-        status                TEXT NOT NULL,
-        namespace_id          TEXT NOT NULL,
+        status                TEXT COLLATE "C" NOT NULL,
+        namespace_id          TEXT COLLATE "C" NOT NULL,
         force_canceled        SMALLINT NOT NULL DEFAULT 0,
         status_details        TEXT NOT NULL DEFAULT '{}',
         queued_at             BIGINT NOT NULL,
@@ -93,9 +95,9 @@ export const PG_MIGRATIONS: readonly {
       CREATE INDEX executions_by_thing_queued ON job_executions (thing_name, queued_at, job_id, execution_number);
 
       CREATE TABLE thing_groups (
-        group_name   TEXT PRIMARY KEY,
+        group_name   TEXT COLLATE "C" PRIMARY KEY,
         group_id     TEXT NOT NULL,
-        parent_name  TEXT,
+        parent_name  TEXT COLLATE "C",
         depth        BIGINT NOT NULL,
         properties   TEXT NOT NULL,
         tags         TEXT,
@@ -106,15 +108,15 @@ export const PG_MIGRATIONS: readonly {
       CREATE INDEX thing_groups_by_id ON thing_groups (group_id);
 
       CREATE TABLE thing_group_members (
-        group_name  TEXT NOT NULL,
-        thing_name  TEXT NOT NULL,
+        group_name  TEXT COLLATE "C" NOT NULL,
+        thing_name  TEXT COLLATE "C" NOT NULL,
         PRIMARY KEY (group_name, thing_name)
       );
       CREATE INDEX thing_group_members_by_thing ON thing_group_members (thing_name, group_name);
 
       CREATE TABLE job_templates (
         seq          BIGSERIAL PRIMARY KEY,
-        template_id  TEXT NOT NULL UNIQUE,
+        template_id  TEXT COLLATE "C" NOT NULL UNIQUE,
         created_at   BIGINT NOT NULL,
         body         TEXT NOT NULL
       );
@@ -122,13 +124,13 @@ export const PG_MIGRATIONS: readonly {
 
       CREATE TABLE outbox (
         seq           BIGSERIAL PRIMARY KEY,
-        thing_name    TEXT NOT NULL,
-        namespace_id  TEXT NOT NULL,
+        thing_name    TEXT COLLATE "C" NOT NULL,
+        namespace_id  TEXT COLLATE "C" NOT NULL,
         set_changed   SMALLINT NOT NULL
       );
       CREATE TABLE notify_next_state (
-        thing_name    TEXT NOT NULL,
-        namespace_id  TEXT NOT NULL,
+        thing_name    TEXT COLLATE "C" NOT NULL,
+        namespace_id  TEXT COLLATE "C" NOT NULL,
         next_key      TEXT NOT NULL,
         PRIMARY KEY (thing_name, namespace_id)
       );
