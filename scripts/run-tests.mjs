@@ -1,22 +1,50 @@
 // Node 20's test runner takes no globs: find the test files ourselves, then hand them to `node --test`.
+//
+// FLEETJOBS_TEST_STORE=postgres runs the suite with every server on PostgreSQL (test/support/store.ts).
+// Without file filters, each run leaves out the other store's own tests: the SQLite run (the default)
+// those of the PostgreSQL store (src/storage/postgres/, test/postgres/), the PostgreSQL run those of the
+// SQLite store (src/storage/sqlite/), which the SQLite run covers. A filter runs whatever it names.
 import { readdirSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
-import { join } from 'node:path'
+import { userInfo } from 'node:os'
+import { join, sep } from 'node:path'
+
+const store = process.env.FLEETJOBS_TEST_STORE ?? 'sqlite'
+if (store !== 'sqlite' && store !== 'postgres') {
+  console.error(`FLEETJOBS_TEST_STORE must be "sqlite" or "postgres", not "${store}"`)
+  process.exit(1)
+}
+const otherStoreOnly = {
+  sqlite: [join('src', 'storage', 'postgres') + sep, join('test', 'postgres') + sep],
+  postgres: [join('src', 'storage', 'sqlite') + sep],
+}[store]
+
+// A database URL without a user (the default one): node-postgres takes $USER where libpq takes the login
+// name; a bare container or CI job may set neither variable.
+const env = { ...process.env }
+if (env.PGUSER === undefined && env.USER === undefined) env.PGUSER = userInfo().username
 
 const roots = ['src', 'test']
 const filter = process.argv.slice(2)
 const files = roots
   .flatMap((root) => readdirSync(root, { recursive: true, encoding: 'utf8' }).map((f) => join(root, f)))
   .filter((f) => f.endsWith('.test.ts'))
-  .filter((f) => filter.length === 0 || filter.some((word) => f.includes(word)))
+  .filter((f) =>
+    filter.length === 0
+      ? !otherStoreOnly.some((prefix) => f.startsWith(prefix))
+      : filter.some((word) => f.includes(word)),
+  )
   .sort()
 if (files.length === 0) {
   console.error(`no test files match ${filter.join(' ')}`)
   process.exit(1)
 }
+console.log(
+  `# store: ${store}${store === 'postgres' ? ` (${process.env.FLEETJOBS_TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test'})` : ''}`,
+)
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env },
 )
 process.exit(result.status ?? 1)

@@ -609,7 +609,7 @@ describe('DeleteJobExecution: effects [spec: delete-job-execution#4]', () => {
     for (const status of ['IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT'] as const) {
       await report(h, jobId, thingOf[status], status === 'TIMED_OUT' ? 'IN_PROGRESS' : status)
     }
-    timeOutInDatabase(h, jobId, thingOf.TIMED_OUT, clock.nowMs())
+    await timeOutInDatabase(h, jobId, thingOf.TIMED_OUT, clock.nowMs())
     await h.iot.send(new CancelJobExecutionCommand({ jobId, thingName: thingOf.CANCELED }))
     await h.iot.send(new DeleteThingCommand({ thingName: thingOf.REMOVED }))
     const expected = counts(Object.fromEntries(ALL_EXECUTION_STATUSES.map((s) => [s, 1])))

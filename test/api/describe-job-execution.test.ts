@@ -157,7 +157,7 @@ describe('DescribeJobExecution (control plane): members [spec: jobs-control-plan
     const jobId = await createJob(h, [thingName], { timeoutConfig: { inProgressTimeoutInMinutes: 1 } })
     await report(h, jobId, thingName, 'IN_PROGRESS')
     clock.advance(60_000)
-    timeOutInDatabase(h, jobId, thingName, clock.nowMs())
+    await timeOutInDatabase(h, jobId, thingName, clock.nowMs())
     const e = await cpDescribe(h, jobId, thingName)
     assert.equal(e.status, 'TIMED_OUT')
     assert.equal(e.versionNumber, 3)

@@ -7,20 +7,45 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { countRows, dropSchemaFor, onPostgres, serveArgs, serveEnv } from '../support/store.js'
 
 const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
 const dirs: string[] = []
 
 const children: ChildProcess[] = []
+const dataDirOf = new Map<ChildProcess, string>()
 
-function serve(args: string[], env: Record<string, string> = {}): ChildProcess {
+/** On PostgreSQL, that the server wrote the thing into the schema of its data directory (not a file). */
+async function assertStoredInSchema(child: ChildProcess, thingName: string): Promise<void> {
+  if (!onPostgres) return
+  const dataDir = dataDirOf.get(child)
+  assert.ok(dataDir !== undefined)
+  assert.equal(await countRows(dataDir, 'things'), 1, `${thingName} in the schema of ${dataDir}`)
+}
+
+/**
+ * `fleetjobs serve` on a fresh data directory, on the store the suite runs on (support/store.ts), chosen
+ * by flags or, with `storeBy: 'env'`, by FLEETJOBS_* variables.
+ */
+function serve(
+  args: string[],
+  env: Record<string, string> = {},
+  storeBy: 'flags' | 'env' = 'flags',
+): ChildProcess {
   const dataDir = mkdtempSync(join(tmpdir(), 'fleetjobs-cli-'))
   dirs.push(dataDir)
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--data-dir', dataDir, ...args], {
-    env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const store =
+    storeBy === 'flags' ? { args: serveArgs(dataDir), env: {} } : { args: [], env: serveEnv(dataDir) }
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', MAIN, 'serve', '--data-dir', dataDir, ...store.args, ...args],
+    {
+      env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'silent', ...store.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   children.push(child)
+  dataDirOf.set(child, dataDir)
   return child
 }
 
@@ -47,10 +72,18 @@ function exit(child: ChildProcess): Promise<{ code: number | null; stderr: strin
   })
 }
 
-after(() => {
+after(async () => {
   // A failed assertion must not leave a server running.
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  for (const child of children) {
+    if (child.exitCode !== null || child.signalCode !== null) continue
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+  }
+  for (const dir of dirs) {
+    rmSync(dir, { recursive: true, force: true })
+    await dropSchemaFor(dir)
+  }
 })
 
 describe('fleetjobs serve', () => {
@@ -66,6 +99,7 @@ describe('fleetjobs serve', () => {
     const [cp, dp] = urls
     const created = await fetch(`${cp}/things/cli-thing`, { method: 'POST', body: '{}' })
     assert.equal(created.status, 200)
+    await assertStoredInSchema(child, 'cli-thing')
     const pending = await fetch(`${dp}/things/cli-thing/jobs`)
     assert.deepEqual(await pending.json(), { inProgressJobs: [], queuedJobs: [] })
     child.kill('SIGTERM')
@@ -74,17 +108,22 @@ describe('fleetjobs serve', () => {
   })
 
   it('takes its flags from FLEETJOBS_* variables', async () => {
-    const child = serve([], {
-      FLEETJOBS_PORT: '0',
-      FLEETJOBS_DATA_PLANE_PORT: '0',
-      FLEETJOBS_REGION: 'eu-west-1',
-    })
+    const child = serve(
+      [],
+      {
+        FLEETJOBS_PORT: '0',
+        FLEETJOBS_DATA_PLANE_PORT: '0',
+        FLEETJOBS_REGION: 'eu-west-1',
+      },
+      'env',
+    )
     const done = exit(child)
     const out = await lines(child, 3)
     const cp = /(http:\/\/\S+)/.exec(out[0] ?? '')?.[1]
     const created = await fetch(`${cp}/things/env-thing`, { method: 'POST', body: '{}' })
     const body = (await created.json()) as { thingArn: string }
     assert.equal(body.thingArn, 'arn:aws:iot:eu-west-1:123456789012:thing/env-thing')
+    await assertStoredInSchema(child, 'env-thing')
     child.kill('SIGINT')
     assert.equal((await done).code, 0)
   })

@@ -22,7 +22,6 @@ import {
 import { IoTJobsDataPlaneClient } from '@aws-sdk/client-iot-jobs-data-plane'
 import { UpdateJobExecutionCommand } from '@aws-sdk/client-iot-jobs-data-plane'
 import { Aedes } from 'aedes'
-import Database from 'better-sqlite3'
 import mqtt from 'mqtt'
 import type { MqttClient } from 'mqtt'
 import assert from 'node:assert/strict'
@@ -44,6 +43,8 @@ import {
   terminalExecution,
 } from '../support/device.js'
 import { holdJobDeletion, jobInEveryStatus } from '../support/lifecycle.js'
+import { waitUntil } from '../support/mqtt.js'
+import { countRows, dropSchemaFor, serveArgs } from '../support/store.js'
 
 /** How long a wait lasts before it fails; generous, since the machine is shared. */
 const WAIT_MS = 10_000
@@ -171,17 +172,18 @@ function execEvent(
   }
 }
 
-/**
- * Rows waiting in the events outbox of a server's data file, read on a connection of the test's own
- * (not read-only: a stopped server leaves no WAL index, which a read-only connection cannot create).
- */
-function outboxRows(dataDir: string): number {
-  const db = new Database(join(dataDir, 'fleetjobs.db'), { fileMustExist: true })
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM event_outbox').get() as { n: number }).n
-  } finally {
-    db.close()
-  }
+/** Rows waiting in the events outbox of a server's database, read on a connection of the test's own. */
+function outboxRows(dataDir: string): Promise<number> {
+  return countRows(dataDir, 'event_outbox')
+}
+
+/** Resolves once the events outbox of the server's database is empty; fails after WAIT_MS. */
+async function outboxEmptied(dataDir: string): Promise<void> {
+  await waitUntil(
+    'the outbox to empty',
+    async () => ((await outboxRows(dataDir)) === 0 ? true : undefined),
+    WAIT_MS,
+  )
 }
 
 describe('Jobs events (both families on, embedded broker)', () => {
@@ -534,7 +536,7 @@ describe('Jobs events (both families on, embedded broker)', () => {
 
   it('the outbox is empty once everything is published', async () => {
     await w.settled(h)
-    assert.equal(outboxRows(h.dataDir), 0)
+    assert.equal(await outboxRows(h.dataDir), 0)
   })
 })
 
@@ -564,7 +566,7 @@ describe('Jobs events switched by family', () => {
         topics: [...(w?.of(jobId) ?? []), ...(w?.of(canceledJob) ?? [])].map((m) =>
           m.topic.replace(/^\$aws\/events\/(\w+)\/[^/]+\/(\w+)$/, '$1/$2'),
         ),
-        rows: outboxRows(h.dataDir),
+        rows: await outboxRows(h.dataDir),
         dispatcher: h.server.workers.events !== undefined,
       }
     } finally {
@@ -657,7 +659,7 @@ describe('Jobs events are not lost', () => {
       await broker.stop()
       await h.iot.send(new CancelJobCommand({ jobId }))
       // Committed with the change, kept while every publish fails.
-      assert.equal(outboxRows(h.dataDir), 3, 'cancellation_in_progress, canceled execution, canceled')
+      assert.equal(await outboxRows(h.dataDir), 3, 'cancellation_in_progress, canceled execution, canceled')
 
       let admit = () => undefined as void
       broker = await TestBroker.start(port, new Promise<void>((resolve) => (admit = resolve)))
@@ -673,7 +675,7 @@ describe('Jobs events are not lost', () => {
           jobTopic(jobId, 'cancellation_in_progress'),
         ),
       )
-      await w.until('the outbox to empty', () => outboxRows(h.dataDir) === 0)
+      await outboxEmptied(h.dataDir)
     } finally {
       await w?.close()
       await h.close()
@@ -694,7 +696,7 @@ describe('Jobs events are not lost', () => {
     h1.iot.destroy()
     h1.data.destroy()
     await h1.server.close()
-    assert.equal(outboxRows(h1.dataDir), 2, 'succeeded and completed wait in the data file')
+    assert.equal(await outboxRows(h1.dataDir), 2, 'succeeded and completed wait in the data file')
 
     const broker = await TestBroker.start()
     const w = await EventWatcher.connect(broker.url)
@@ -705,12 +707,13 @@ describe('Jobs events are not lost', () => {
         topicsOf(w.of(jobId)),
         sorted(execTopic(jobId, 'succeeded'), jobTopic(jobId, 'completed')),
       )
-      await w.until('the outbox to empty', () => outboxRows(h1.dataDir) === 0)
+      await outboxEmptied(h1.dataDir)
     } finally {
       await w.close()
       await h2.close()
       await broker.stop()
-      // h2 removes only the folder the harness made for it; the data file lives in h1's.
+      // h2 removes only the folder the harness made for it (and drops the schema of h1's, which it
+      // used); the data file lives in h1's.
       rmSync(h1.dataDir, { recursive: true, force: true })
     }
   })
@@ -723,7 +726,7 @@ describe('fleetjobs serve --events', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'fleetjobs-events-cli-'))
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', MAIN, 'serve', '--data-dir', dataDir, ...args],
+      ['--import', 'tsx', MAIN, 'serve', '--data-dir', dataDir, ...serveArgs(dataDir), ...args],
       {
         env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'silent', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -750,9 +753,11 @@ describe('fleetjobs serve --events', () => {
       line,
       exited,
       stderr: () => stderr,
-      cleanup: () => {
+      cleanup: async () => {
         if (child.exitCode === null) child.kill('SIGKILL')
+        await exited
         rmSync(dataDir, { recursive: true, force: true })
+        await dropSchemaFor(dataDir)
       },
     }
   }
@@ -800,7 +805,7 @@ describe('fleetjobs serve --events', () => {
       s.child.kill('SIGTERM')
       assert.equal(await s.exited, 0)
     } finally {
-      s.cleanup()
+      await s.cleanup()
     }
   })
 
@@ -813,7 +818,7 @@ describe('fleetjobs serve --events', () => {
         /--events <list>.*must list job and\/or jobExecution, comma-separated \(not jobs\)/,
       )
     } finally {
-      s.cleanup()
+      await s.cleanup()
     }
   })
 })

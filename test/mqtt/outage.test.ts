@@ -34,6 +34,7 @@ import { REGION, sdkCredentials, startHarness, thingArnOf, unique } from '../sup
 import { DOCUMENT, ManualClock } from '../support/device.js'
 import type { Collector, DeviceClient } from '../support/mqtt.js'
 import { WAIT_MS, connectDevice, jobsTopics, waitUntil } from '../support/mqtt.js'
+import { dropSchemaFor, serveArgs } from '../support/store.js'
 
 /** The port the machine's Mosquitto owns; no broker of these tests may use it. */
 const SHARED_MOSQUITTO_PORT = 1883
@@ -412,6 +413,8 @@ interface ServeChild {
 }
 
 async function serve(dataDir: string, mqttUrl: string): Promise<ServeChild> {
+  // Registered before the process's kill, so it runs after it (cleanups run in reverse).
+  cleanups.push(() => dropSchemaFor(dataDir))
   const child = spawn(
     process.execPath,
     [
@@ -427,6 +430,7 @@ async function serve(dataDir: string, mqttUrl: string): Promise<ServeChild> {
       mqttUrl,
       '--data-dir',
       dataDir,
+      ...serveArgs(dataDir),
     ],
     { env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'error' }, stdio: ['ignore', 'pipe', 'pipe'] },
   )

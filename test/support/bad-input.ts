@@ -1,17 +1,17 @@
 /**
  * Helpers for the bad-input suite (test/bad-input/): raw requests that cannot hang, the checks every
- * rejection must pass, an exact snapshot of the SQLite file, a seeded state whose executions a slipped
+ * rejection must pass, an exact snapshot of the database (SQLite file or PostgreSQL schema), a seeded state whose executions a slipped
  * request would visibly change, and fast-check arbitraries for malformed input.
  * [spec: wire-protocol#2] [spec: wire-protocol#5] [spec: limits]
  */
 import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { CreateThingCommand, CreateJobCommand } from '@aws-sdk/client-iot'
 import { StartNextPendingJobExecutionCommand } from '@aws-sdk/client-iot-jobs-data-plane'
 import type { Harness } from './harness.js'
 import { thingArnOf, unique } from './harness.js'
+import { onPostgres, sqliteFileOf, withSchema } from './store.js'
 
 /** A request that has not answered by then counts as a hang and fails the property. */
 export const REQUEST_TIMEOUT_MS = 10_000
@@ -116,11 +116,18 @@ export function expectRejection(reply: Reply, expected: Expected = {}): void {
   }
 }
 
-/** Every row of every table (and the schema version) of the server's SQLite file, read-only. */
-export function snapshotDatabase(h: Harness): Record<string, string[]> {
-  const db = new Database(join(h.dataDir, 'fleetjobs.db'), { readonly: true, fileMustExist: true })
+/**
+ * Every row of every table (and the schema version) of the server's database, read in one read-only
+ * transaction so that all tables come from the same commit: the SQLite file, or on PostgreSQL the
+ * server's schema.
+ */
+export async function snapshotDatabase(h: Harness): Promise<Record<string, string[]>> {
+  return onPostgres ? snapshotSchema(h) : Promise.resolve(snapshotSqliteFile(h))
+}
+
+function snapshotSqliteFile(h: Harness): Record<string, string[]> {
+  const db = new Database(sqliteFileOf(h.dataDir), { readonly: true, fileMustExist: true })
   try {
-    // One read transaction, so that all tables come from the same commit.
     return db.transaction(() => {
       const tables = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
@@ -143,11 +150,32 @@ export function snapshotDatabase(h: Harness): Record<string, string[]> {
   }
 }
 
+async function snapshotSchema(h: Harness): Promise<Record<string, string[]>> {
+  return withSchema(h.dataDir, async (c) => {
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    try {
+      const { rows: tables } = await c.query<{ name: string }>(
+        `SELECT table_name AS name FROM information_schema.tables
+          WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`,
+      )
+      // The schema_version table holds the version, as user_version does on SQLite.
+      const snapshot: Record<string, string[]> = {}
+      for (const { name } of tables) {
+        const { rows } = await c.query(`SELECT * FROM "${name.replaceAll('"', '""')}"`)
+        snapshot[name] = rows.map((row) => JSON.stringify(row)).sort()
+      }
+      return snapshot
+    } finally {
+      await c.query('ROLLBACK')
+    }
+  })
+}
+
 /** Runs `work` and asserts that the database is byte-for-byte the same afterwards. */
 export async function expectDatabaseUnchanged(h: Harness, work: () => Promise<void>): Promise<void> {
-  const before = snapshotDatabase(h)
+  const before = await snapshotDatabase(h)
   await work()
-  assert.deepEqual(snapshotDatabase(h), before, 'the bad requests changed the database')
+  assert.deepEqual(await snapshotDatabase(h), before, 'the bad requests changed the database')
 }
 
 /**

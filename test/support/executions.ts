@@ -13,10 +13,10 @@ import {
 import type { JobExecution, JobExecutionStatus } from '@aws-sdk/client-iot'
 import Database from 'better-sqlite3'
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import type { Harness } from './harness.js'
 import { createJob, createThing, describeJob, report, terminalExecution } from './device.js'
 import type { ReachableTerminal } from './device.js'
+import { onPostgres, sqliteFileOf, withSchema } from './store.js'
 
 /** The eight execution statuses, in the order of the spec's tables. [spec: state-machines#2] */
 export const ALL_EXECUTION_STATUSES = [
@@ -41,10 +41,7 @@ export const TERMINAL_STATUSES = [
   'CANCELED',
 ] as const satisfies readonly AnyExecutionStatus[]
 
-/** The database file of the harness's server (see src/server.ts). */
-export const databaseOf = (h: Harness): string => join(h.dataDir, 'fleetjobs.db')
-
-/** `jobs` counter column of each status (see src/storage/sqlite/migrations.ts). */
+/** `jobs` counter column of each status (see src/storage/sqlite/migrations.ts and postgres/migrations.ts). */
 const COUNT_COLUMN: Record<AnyExecutionStatus, string> = {
   QUEUED: 'n_queued',
   IN_PROGRESS: 'n_in_progress',
@@ -58,33 +55,52 @@ const COUNT_COLUMN: Record<AnyExecutionStatus, string> = {
 
 /**
  * Moves the latest execution of the job on the thing from IN_PROGRESS to TIMED_OUT by writing the
- * SQLite file directly, as the timer would: status, versionNumber + 1, lastUpdatedAt, deadlines cleared,
+ * database directly, as the timer would: status, versionNumber + 1, lastUpdatedAt, deadlines cleared,
  * and the job's two counters, in one transaction.
  * Why the database: the timer scheduler that fires TIMED_OUT is not built yet (docs/compatibility.md),
- * and no API lets a client set TIMED_OUT. The server's connection runs in WAL mode, so a second
- * connection may write while it runs; the server keeps no execution cache, so its next read sees this.
+ * and no API lets a client set TIMED_OUT. The server's SQLite connection runs in WAL mode, so a second
+ * connection may write while it runs (on PostgreSQL any connection may); the server keeps no execution
+ * cache, so its next read sees this. Both stores have the same tables and columns.
  */
-export function timeOutInDatabase(h: Harness, jobId: string, thingName: string, nowMs: number): void {
-  const db = new Database(databaseOf(h))
+export async function timeOutInDatabase(
+  h: Harness,
+  jobId: string,
+  thingName: string,
+  nowMs: number,
+): Promise<void> {
+  const execution = `UPDATE job_executions
+              SET status = 'TIMED_OUT', version_number = version_number + 1, last_updated_at = $1,
+                  in_progress_deadline = NULL, step_deadline = NULL
+            WHERE seq = (SELECT seq FROM job_executions WHERE job_id = $2 AND thing_name = $3
+                          ORDER BY execution_number DESC LIMIT 1)
+              AND status = 'IN_PROGRESS'`
+  const counters = `UPDATE jobs SET ${COUNT_COLUMN.IN_PROGRESS} = ${COUNT_COLUMN.IN_PROGRESS} - 1,
+                         ${COUNT_COLUMN.TIMED_OUT} = ${COUNT_COLUMN.TIMED_OUT} + 1
+          WHERE job_id = $1`
+  const expected = `an IN_PROGRESS execution of ${jobId} on ${thingName}`
+  if (onPostgres) {
+    await withSchema(h.dataDir, async (c) => {
+      await c.query('BEGIN')
+      try {
+        const changed = await c.query(execution, [nowMs, jobId, thingName])
+        assert.equal(changed.rowCount, 1, expected)
+        await c.query(counters, [jobId])
+        await c.query('COMMIT')
+      } catch (error) {
+        await c.query('ROLLBACK')
+        throw error
+      }
+    })
+    return
+  }
+  const db = new Database(sqliteFileOf(h.dataDir))
   try {
     db.pragma('busy_timeout = 5000')
     db.transaction(() => {
-      const changed = db
-        .prepare(
-          `UPDATE job_executions
-              SET status = 'TIMED_OUT', version_number = version_number + 1, last_updated_at = ?,
-                  in_progress_deadline = NULL, step_deadline = NULL
-            WHERE seq = (SELECT seq FROM job_executions WHERE job_id = ? AND thing_name = ?
-                          ORDER BY execution_number DESC LIMIT 1)
-              AND status = 'IN_PROGRESS'`,
-        )
-        .run(nowMs, jobId, thingName).changes
-      assert.equal(changed, 1, `an IN_PROGRESS execution of ${jobId} on ${thingName}`)
-      db.prepare(
-        `UPDATE jobs SET ${COUNT_COLUMN.IN_PROGRESS} = ${COUNT_COLUMN.IN_PROGRESS} - 1,
-                         ${COUNT_COLUMN.TIMED_OUT} = ${COUNT_COLUMN.TIMED_OUT} + 1
-          WHERE job_id = ?`,
-      ).run(jobId)
+      // SQLite reads `$1` as the named parameter "1".
+      const changed = db.prepare(execution).run({ 1: nowMs, 2: jobId, 3: thingName }).changes
+      assert.equal(changed, 1, expected)
+      db.prepare(counters).run({ 1: jobId })
     })()
   } finally {
     db.close()
@@ -104,7 +120,7 @@ export async function executionIn(
     const thingName = await createThing(h)
     const jobId = await createJob(h, [thingName])
     if (status !== 'QUEUED') await report(h, jobId, thingName, 'IN_PROGRESS')
-    if (status === 'TIMED_OUT') timeOutInDatabase(h, jobId, thingName, nowMs)
+    if (status === 'TIMED_OUT') await timeOutInDatabase(h, jobId, thingName, nowMs)
     return { jobId, thingName }
   }
   return terminalExecution(h, status satisfies ReachableTerminal)

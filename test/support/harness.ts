@@ -1,6 +1,7 @@
 /**
- * Starts the real fleetjobs server on free ports with a temporary SQLite file, and gives the real
- * AWS SDK clients pointed at it. Every test names its resources uniquely with `unique()`.
+ * Starts the real fleetjobs server on free ports with a temporary data directory — its SQLite file, or
+ * with `FLEETJOBS_TEST_STORE=postgres` a PostgreSQL schema of its own (support/store.ts) — and gives the
+ * real AWS SDK clients pointed at it. Every test names its resources uniquely with `unique()`.
  */
 import { IoTClient } from '@aws-sdk/client-iot'
 import { IoTJobsDataPlaneClient } from '@aws-sdk/client-iot-jobs-data-plane'
@@ -10,6 +11,7 @@ import { join } from 'node:path'
 import { pino } from 'pino'
 import type { RunningServer, ServerConfig } from '../../src/server.js'
 import { startServer } from '../../src/server.js'
+import { databaseFor, dropSchemaFor } from './store.js'
 
 export const REGION = 'us-east-1'
 export const ACCOUNT = '123456789012'
@@ -19,23 +21,44 @@ export interface Harness {
   readonly server: RunningServer
   readonly iot: IoTClient
   readonly data: IoTJobsDataPlaneClient
+  /** The server's data directory (the one given in the overrides, if any). */
   readonly dataDir: string
+  /**
+   * Stops the server, removes the data directory the harness made (not one given in the overrides) and,
+   * on PostgreSQL, drops the schema of the server's data directory.
+   */
   close(): Promise<void>
 }
 
 export async function startHarness(overrides: Partial<ServerConfig> = {}): Promise<Harness> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'fleetjobs-test-'))
-  const server = await startServer({
-    host: '127.0.0.1',
-    port: 0,
-    dataPlanePort: 0,
-    dataDir,
-    region: REGION,
-    accountId: ACCOUNT,
-    responseStyle: 'aws',
-    logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }),
-    ...overrides,
-  })
+  const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'fleetjobs-test-'))
+  const made = overrides.dataDir === undefined ? dataDir : undefined
+  // The test database is the harness's to manage unless the test chose a database itself.
+  const database = overrides.database === undefined ? databaseFor(dataDir) : undefined
+  const cleanUp = async () => {
+    if (database !== undefined) await dropSchemaFor(dataDir)
+    if (made !== undefined) rmSync(made, { recursive: true, force: true })
+  }
+  // A schema left behind by an earlier run that died, whose temporary folder had the same name.
+  if (made !== undefined && database !== undefined) await dropSchemaFor(dataDir)
+  let server: RunningServer
+  try {
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      dataPlanePort: 0,
+      dataDir,
+      region: REGION,
+      accountId: ACCOUNT,
+      responseStyle: 'aws',
+      logger: pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' }),
+      ...(database === undefined ? {} : { database }),
+      ...overrides,
+    })
+  } catch (error) {
+    if (made !== undefined) await cleanUp()
+    throw error
+  }
   const iot = new IoTClient({ region: REGION, endpoint: server.url, credentials, maxAttempts: 1 })
   const data = new IoTJobsDataPlaneClient({
     region: REGION,
@@ -52,7 +75,7 @@ export async function startHarness(overrides: Partial<ServerConfig> = {}): Promi
       iot.destroy()
       data.destroy()
       await server.close()
-      rmSync(dataDir, { recursive: true, force: true })
+      await cleanUp()
     },
   }
 }
