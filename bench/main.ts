@@ -14,12 +14,19 @@
  *   --mqtt             run only the MQTT family (10,000 devices on the embedded broker against a bare
  *                      aedes request/reply loop); without it the MQTT family does not run
  *   --mqtt-processes N load-generator processes the devices are spread over (default 1)
+ *   --store S          `sqlite` (default: every family above) or `postgres`: only the PostgreSQL
+ *                      family (`pg.*`: fleetjobs on PostgreSQL against bare node:http + pg, 100k group
+ *                      fan-out against INSERT … SELECT, two nodes against one), in fresh schemas
+ *                      `bench_<pid>_<n>` dropped at the end; connections default to 16,64
+ *   --database-url URL the database of `--store postgres` (default: $FLEETJOBS_BENCH_DATABASE_URL,
+ *                      else postgres://127.0.0.1:5432/test); host 127.0.0.1 only
  *   --list             print the point names and exit
  */
 import { mkdirSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { topSelfTime } from './lib/cpu-profile.js'
+import { DEFAULT_DATABASE_URL, loopbackDatabaseUrl } from './lib/pg.js'
 import { figuresOf, hasFailures, printTables, writeJson } from './lib/report.js'
 import { Session } from './lib/session.js'
 import type { BenchOptions, Figure, ScenarioContext, ThroughputPoint } from './lib/types.js'
@@ -37,15 +44,27 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
       'cpu-prof': { type: 'string' },
       mqtt: { type: 'boolean', default: false },
       'mqtt-processes': { type: 'string' },
+      store: { type: 'string', default: 'sqlite' },
+      'database-url': { type: 'string' },
       list: { type: 'boolean', default: false },
     },
     strict: true,
     allowPositionals: false,
   })
   const quick = values.quick === true
+  const store = values.store
+  if (store !== 'sqlite' && store !== 'postgres') throw new Error('--store takes sqlite or postgres')
+  if (store === 'postgres' && values.mqtt === true) throw new Error('--mqtt runs on SQLite only')
+  if (store !== 'postgres' && values['database-url'] !== undefined) {
+    throw new Error('--database-url needs --store postgres')
+  }
+  const databaseUrl = loopbackDatabaseUrl(
+    values['database-url'] ?? process.env['FLEETJOBS_BENCH_DATABASE_URL'] ?? DEFAULT_DATABASE_URL,
+  )
   const durationS = values.duration === undefined ? (quick ? 0.5 : 5) : Number(values.duration)
   if (!(durationS > 0 && durationS <= 120)) throw new Error('--duration takes seconds in (0, 120]')
-  const connections = (values.connections ?? '1,16,64').split(',').map(Number)
+  const defaultConnections = store === 'postgres' ? '16,64' : '1,16,64'
+  const connections = (values.connections ?? defaultConnections).split(',').map(Number)
   if (connections.some((c) => !Number.isInteger(c) || c < 1 || c > 1024)) {
     throw new Error('--connections takes integers in 1..1024, comma-separated')
   }
@@ -68,14 +87,17 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
     mqtt: values.mqtt === true,
     mqttDevices: quick ? 1_000 : 10_000,
     mqttProcesses,
+    store,
+    databaseUrl,
     list: values.list === true,
   }
 }
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2))
-  // A flagged family (`--mqtt`) runs only with its flag, and then alone.
-  const scenarios = SCENARIOS.filter((s) => s.flag === (options.mqtt ? 'mqtt' : undefined))
+  // A flagged family (`--mqtt`, `--store postgres`) runs only with its flag, and then alone.
+  const flag = options.mqtt ? 'mqtt' : options.store === 'postgres' ? 'postgres' : undefined
+  const scenarios = SCENARIOS.filter((s) => s.flag === flag)
   const names = scenarios.flatMap((s) => s.points(options))
   const patterns = options.only.map(onlyPattern)
   const wants = (point: string): boolean => patterns.length === 0 || patterns.some((p) => p.test(point))
@@ -121,6 +143,9 @@ async function main(): Promise<number> {
   if (options.cpuProfDir !== undefined && session.fleetjobsPid !== undefined) {
     printProfile(options.cpuProfDir, session.fleetjobsPid)
   }
+  if (options.cpuProfDir !== undefined) {
+    for (const node of session.pgNodes) printProfile(options.cpuProfDir, node.pid, node.label)
+  }
   log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   const failed = points.filter(hasFailures)
   if (failed.length > 0) console.error(`requests failed at: ${failed.map((p) => p.name).join(', ')}`)
@@ -138,7 +163,7 @@ function onlyPattern(pattern: string): RegExp {
 }
 
 /** The main thread's profile (thread id 0) of the server process; workers write their own. */
-function printProfile(dir: string, pid: number): void {
+function printProfile(dir: string, pid: number, label = 'fleetjobs server'): void {
   const file = readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile') && f.includes(`.${pid}.0.`))
     .map((f) => join(dir, f))[0]
@@ -146,7 +171,7 @@ function printProfile(dir: string, pid: number): void {
     console.log(`no main-thread profile of pid ${pid} in ${dir}`)
     return
   }
-  console.log(`\nfleetjobs server main thread, top self time (${file}):`)
+  console.log(`\n${label} main thread, top self time (${file}):`)
   for (const t of topSelfTime(file, 25)) {
     console.log(`${(t.share * 100).toFixed(1).padStart(5)}%  ${t.ms.toFixed(0).padStart(6)} ms  ${t.fn}`)
   }

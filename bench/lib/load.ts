@@ -24,7 +24,46 @@ export interface LoadPlan {
   readonly next: () => HttpRequest
 }
 
-export function runLoad(plan: LoadPlan): Promise<LoadStats> {
+export async function runLoad(plan: LoadPlan): Promise<LoadStats> {
+  return summarize([await collect(plan)])
+}
+
+/**
+ * Several load runs at once (one per server of a multi-node point), each with its own connections,
+ * summed into one figure: 2xx answers of all of them from the first request to the last answer,
+ * percentiles over all their latencies. Give them one shared `next` for one counter across all.
+ */
+export async function runLoadSplit(plans: readonly LoadPlan[]): Promise<LoadStats> {
+  return summarize(await Promise.all(plans.map(collect)))
+}
+
+/** What one autocannon run saw, before it is summed up. */
+interface RawLoad {
+  readonly latencies: number[]
+  readonly failed: number
+  readonly errors: number
+  readonly startedAt: number
+  readonly lastAnswerAt: number
+}
+
+function summarize(runs: readonly RawLoad[]): LoadStats {
+  const latencies = runs.flatMap((r) => r.latencies).sort((a, b) => a - b)
+  // From the first request to the last answer: the tick that ends the run is not counted.
+  const elapsedS =
+    (Math.max(...runs.map((r) => r.lastAnswerAt)) - Math.min(...runs.map((r) => r.startedAt))) / 1000
+  return {
+    ok: latencies.length,
+    failed: runs.reduce((n, r) => n + r.failed, 0),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    elapsedS,
+    rps: latencies.length / elapsedS,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    maxMs: latencies[latencies.length - 1] ?? 0,
+  }
+}
+
+function collect(plan: LoadPlan): Promise<RawLoad> {
   if (plan.amount !== undefined && plan.amount < plan.connections) {
     throw new Error(`amount ${plan.amount} is below the ${plan.connections} connections`)
   }
@@ -32,7 +71,7 @@ export function runLoad(plan: LoadPlan): Promise<LoadStats> {
   let failed = 0
   let errors = 0
   let lastAnswerAt: number | undefined
-  return new Promise<LoadStats>((resolve, reject) => {
+  return new Promise<RawLoad>((resolve, reject) => {
     const started = performance.now()
     const instance = autocannon(
       {
@@ -66,18 +105,12 @@ export function runLoad(plan: LoadPlan): Promise<LoadStats> {
           reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error }))
           return
         }
-        // From the first request to the last answer: the tick that ends the run is not counted.
-        const elapsedS = ((lastAnswerAt ?? performance.now()) - started) / 1000
-        latencies.sort((a, b) => a - b)
         resolve({
-          ok: latencies.length,
+          latencies,
           failed,
           errors: errors + result.timeouts,
-          elapsedS,
-          rps: latencies.length / elapsedS,
-          p50Ms: percentile(latencies, 0.5),
-          p99Ms: percentile(latencies, 0.99),
-          maxMs: latencies[latencies.length - 1] ?? 0,
+          startedAt: started,
+          lastAnswerAt: lastAnswerAt ?? performance.now(),
         })
       },
     )

@@ -1,6 +1,7 @@
 /** The table printed at the end of a run and the `--json` file. */
 import { writeFileSync } from 'node:fs'
 import type { BaselineName, BenchOptions, Figure, LoadStats, ThroughputPoint } from './types.js'
+import { redactedUrl } from './pg.js'
 import { BASELINES, speedRatio } from './types.js'
 
 /** The issue's latency goal for fleetjobs' p99 at every point. */
@@ -126,6 +127,9 @@ export function writeJson(file: string, options: BenchOptions, figures: readonly
     durationS: options.durationS,
     connections: options.connections,
     ...(options.mqtt ? { mqtt: { devices: options.mqttDevices, loadProcesses: options.mqttProcesses } } : {}),
+    ...(options.store === 'postgres'
+      ? { store: 'postgres', database: redactedUrl(options.databaseUrl) }
+      : {}),
     ratio: 'speed ratio: ≥ 1 means fleetjobs is at least as good as the baseline',
   }
   writeFileSync(file, `${JSON.stringify({ results: figures, meta }, null, 2)}\n`)

@@ -2,14 +2,18 @@
  * The servers of one bench run and the data seeded into them, started and seeded on first use and
  * shared by every scenario: the fleetjobs server under test and the two baseline servers.
  * Seeding goes through fleetjobs' own HTTP API; the SQL baseline gets the same rows directly.
+ * With `--store postgres`: the run's PostgreSQL schemas, and fleetjobs nodes and the node:http + pg
+ * baseline on them, started (and stopped) by the PostgreSQL family point by point.
  */
 import type { RouteKey } from '../serve/baseline-routes.js'
 import type { SeedArgs } from '../serve/node-http-sqlite.js'
+import type { NodeHttpPgConfig } from '../serve/node-http-pg.js'
 import type { FleetjobsConfig } from '../serve/fleetjobs.js'
 import type { HttpRequest } from './aws-requests.js'
 import { ACCOUNT, REGION, controlPlane, dataPlane, sendOnce, thingArn } from './aws-requests.js'
 import { ServerProcess } from './children.js'
 import { cycle, runLoad } from './load.js'
+import { BenchSchemas } from './pg.js'
 import type { BaselineName, BenchOptions } from './types.js'
 import { BASELINES } from './types.js'
 
@@ -33,8 +37,11 @@ export class Session {
   private progress: Promise<{ jobId: string; thingNames: readonly string[] }> | undefined
   private readonly deletable: Deletable[] = []
   private fanoutJobs = 0
+  private schemas: BenchSchemas | undefined
   /** The fleetjobs server's process id, once started (its `--cpu-prof` file is named by it). */
   fleetjobsPid: number | undefined
+  /** The PostgreSQL family's fleetjobs nodes, each profiled with `--cpu-prof` (label and pid). */
+  readonly pgNodes: { readonly label: string; readonly pid: number }[] = []
 
   constructor(
     private readonly options: BenchOptions,
@@ -85,8 +92,39 @@ export class Session {
     return this.server('aedes-echo', 'aedes-echo', null, ['--expose-gc'])
   }
 
+  /**
+   * The run's PostgreSQL schemas (`--store postgres`): fresh `bench_<pid>_<n>` ones, dropped by
+   * `close` after every server closed.
+   */
+  pg(): BenchSchemas {
+    if (this.options.store !== 'postgres') throw new Error('PostgreSQL needs --store postgres')
+    this.schemas ??= new BenchSchemas(this.options.databaseUrl, this.log)
+    return this.schemas
+  }
+
+  /**
+   * A fleetjobs node on a PostgreSQL schema (`ServerConfig.database`) with a pool of `poolSize`
+   * connections; several labels on one schema are several nodes. Stop it with `stop(label)`.
+   */
+  fleetjobsPg(label: string, schema: string, poolSize: number): Promise<ServerProcess> {
+    const config: FleetjobsConfig = {
+      region: REGION,
+      accountId: ACCOUNT,
+      maxTargetsPerJob: FLEET_THINGS,
+      database: { url: this.options.databaseUrl, schema, poolSize },
+    }
+    const server = this.server(label, 'fleetjobs', config, this.cpuProfFlags())
+    void server.then((s) => this.pgNodes.push({ label, pid: s.pid }))
+    return server
+  }
+
+  /** The PostgreSQL family's baseline: bare node:http + pg, one UPDATE per request. */
+  nodeHttpPg(label: string, config: NodeHttpPgConfig): Promise<ServerProcess> {
+    return this.server(label, 'node-http-pg', config, [])
+  }
+
   /** Closes one server now (its connections and memory gone before the next measurement). */
-  async stop(label: 'fleetjobs-mqtt' | 'aedes-echo'): Promise<void> {
+  async stop(label: string): Promise<void> {
     const server = this.servers.get(label)
     if (server === undefined) return
     this.servers.delete(label)
@@ -206,10 +244,13 @@ export class Session {
     const servers = await Promise.allSettled([...this.servers.values()])
     await Promise.all(servers.map((s) => (s.status === 'fulfilled' ? s.value.close() : Promise.resolve())))
     this.servers.clear()
+    // After the servers: a schema in use by a node's open transaction could not be dropped.
+    await this.schemas?.dropAll()
   }
 }
 
-function names(prefix: string, count: number): string[] {
+/** `prefix-0 …`, zero-padded to the width of `count - 1`. */
+export function names(prefix: string, count: number): string[] {
   const width = String(count - 1).length
   return Array.from({ length: count }, (_, i) => `${prefix}-${String(i).padStart(width, '0')}`)
 }

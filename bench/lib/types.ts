@@ -28,6 +28,13 @@ export interface BenchOptions {
   readonly mqttDevices: number
   /** Load-generator processes the devices are spread over. */
   readonly mqttProcesses: number
+  /**
+   * `--store`: `sqlite` (the default: every family but the flagged ones) or `postgres` (only the
+   * PostgreSQL family, `pg.*`, against `databaseUrl`).
+   */
+  readonly store: 'sqlite' | 'postgres'
+  /** The PostgreSQL database of `--store postgres` (always on 127.0.0.1). */
+  readonly databaseUrl: string
 }
 
 /** What one load run against one server measured. Latencies count only 2xx answers. */
@@ -84,11 +91,14 @@ export interface ScenarioContext {
   log(message: string): void
 }
 
-/** One family of figures (HTTP executions, CreateJob fan-out; later MQTT, PostgreSQL, …). */
+/** One family of figures (HTTP executions, CreateJob fan-out, MQTT, PostgreSQL). */
 export interface Scenario {
   readonly family: string
-  /** A family that runs only with this flag, and then alone (`--mqtt`); others run without it. */
-  readonly flag?: 'mqtt'
+  /**
+   * A family that runs only with this flag, and then alone (`--mqtt`, `--store postgres`); others run
+   * without it.
+   */
+  readonly flag?: 'mqtt' | 'postgres'
   /** The names of the points this family would run with these options (for `--only` and `--list`). */
   points(options: BenchOptions): readonly string[]
   run(ctx: ScenarioContext): Promise<void>

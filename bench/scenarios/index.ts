@@ -1,7 +1,6 @@
 /**
- * Every figure family, in run order. A later issue adds its family here (`postgres-*`); `--only`
- * picks points by name across all of them. A family with a `flag` (`mqtt`: `--mqtt`) runs only with
- * that flag, and then alone.
+ * Every figure family, in run order; `--only` picks points by name across all of them. A family with
+ * a `flag` (`mqtt`: `--mqtt`; `postgres`: `--store postgres`) runs only with that flag, and then alone.
  */
 import type { Scenario } from '../lib/types.js'
 import { createJob } from './create-job.js'
@@ -10,10 +9,11 @@ import { httpDelete } from './http-delete.js'
 import { httpDescribe } from './http-describe.js'
 import { httpUpdate } from './http-update.js'
 import { mqttFleet } from './mqtt.js'
+import { postgres } from './postgres.js'
 
 // CreateJob runs before DeleteJobExecution, whose executions come from its 10,000-target jobs.
 // The fleet-scale family runs last, on a server of its own.
-// The MQTT family runs only with --mqtt.
+// The MQTT family runs only with --mqtt, the PostgreSQL family only with --store postgres.
 export const SCENARIOS: readonly Scenario[] = [
   httpUpdate,
   httpDescribe,
@@ -21,4 +21,5 @@ export const SCENARIOS: readonly Scenario[] = [
   httpDelete,
   fleetScale,
   mqttFleet,
+  postgres,
 ]

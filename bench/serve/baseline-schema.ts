@@ -31,3 +31,21 @@ export const JOB_EXECUTIONS_SCHEMA = `
 /** The columns a new execution row gets, in the order the baselines insert them. */
 export const EXECUTION_INSERT_COLUMNS =
   '(job_id, thing_name, execution_number, status, namespace_id, queued_at, last_updated_at, version_number)'
+
+/**
+ * The PostgreSQL baseline's table `t` (`node-http-pg.ts`) in `schema`, a schema of its own: one row
+ * per thing of the point's request list, ids 1 … rows, as the bench process creates it.
+ */
+export function pgBaselineTable(schema: string, rows: number): string[] {
+  return [
+    `CREATE TABLE ${schema}.t (
+       id          BIGINT PRIMARY KEY,
+       status      TEXT NOT NULL,
+       version     BIGINT NOT NULL,
+       updated_at  BIGINT NOT NULL
+     )`,
+    `INSERT INTO ${schema}.t (id, status, version, updated_at)
+     SELECT i, 'IN_PROGRESS', 2, ${Date.now()} FROM generate_series(1, ${rows}) AS i`,
+    `ANALYZE ${schema}.t`,
+  ]
+}

@@ -1,14 +1,17 @@
 /**
  * The server under test: the real fleetjobs server on free ports with a temporary data directory;
  * with `mqtt`, also its embedded MQTT broker on a free port of 127.0.0.1 (device authentication is
- * off on loopback).
+ * off on loopback); with `database`, on that PostgreSQL schema instead of the SQLite file (several of
+ * these processes may share one schema: nodes).
  */
 import Database from 'better-sqlite3'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import pg from 'pg'
 import { pino } from 'pino'
 import { startServer } from '../../src/server.js'
+import { pgConfig } from '../lib/pg.js'
 import { childConfig, cpuMs, residentBytes, serveChild } from './child-ipc.js'
 
 export interface FleetjobsConfig {
@@ -17,6 +20,15 @@ export interface FleetjobsConfig {
   readonly maxTargetsPerJob: number
   /** Start the embedded broker (`mqtt: { port: 0 }`). */
   readonly mqtt?: boolean
+  /** `ServerConfig.database`: store everything in this PostgreSQL schema. */
+  readonly database?: { readonly url: string; readonly schema: string; readonly poolSize?: number }
+}
+
+/** The statements the bench runs behind the server's back, on SQLite or on PostgreSQL. */
+interface Seeder {
+  seedGroupMembers(args: SeedGroupMembersArgs): Promise<number>
+  bulkInsertExecutions(args: BulkInsertArgs): Promise<number>
+  close(): Promise<void>
 }
 
 await serveChild(async () => {
@@ -34,15 +46,16 @@ await serveChild(async () => {
     logger: pino({ level: 'error' }, pino.destination(2)),
     settings: { maxTargetsPerJob: config.maxTargetsPerJob },
     ...(config.mqtt === true ? { mqtt: { port: 0 } } : {}),
+    ...(config.database === undefined ? {} : { database: config.database }),
   })
   if (config.mqtt === true && server.mqttAuth === true) {
     await server.close()
     throw new Error('the embedded broker requires device authentication; the bench connects without')
   }
-  // A second connection to the server's own database file (WAL allows it), for fleet-scale seeding
-  // and the bulk-INSERT baseline: both are about the same file the server writes.
-  const db = new Database(join(dataDir, 'fleetjobs.db'))
-  db.pragma('synchronous = FULL')
+  const seeder =
+    config.database === undefined
+      ? sqliteSeeder(join(dataDir, 'fleetjobs.db'))
+      : pgSeeder(config.database.url, config.database.schema)
   return {
     info: {
       url: server.url,
@@ -52,16 +65,48 @@ await serveChild(async () => {
     handlers: {
       rss: residentBytes,
       cpuMs,
-      seedGroupMembers: (args) => seedGroupMembers(db, args as SeedGroupMembersArgs),
-      bulkInsertExecutions: (args) => bulkInsertExecutions(db, args as BulkInsertArgs),
+      seedGroupMembers: (args) => seeder.seedGroupMembers(args as SeedGroupMembersArgs),
+      bulkInsertExecutions: (args) => seeder.bulkInsertExecutions(args as BulkInsertArgs),
     },
     close: async () => {
-      db.close()
+      await seeder.close()
       await server.close()
       rmSync(dataDir, { recursive: true, force: true })
     },
   }
 })
+
+/**
+ * A second connection to the server's own database file (WAL allows it), for fleet-scale seeding and
+ * the bulk-INSERT baseline: both are about the same file the server writes.
+ */
+function sqliteSeeder(file: string): Seeder {
+  const db = new Database(file)
+  db.pragma('synchronous = FULL')
+  return {
+    seedGroupMembers: (args) => Promise.resolve(seedGroupMembers(db, args)),
+    bulkInsertExecutions: (args) => Promise.resolve(bulkInsertExecutions(db, args)),
+    close: () => {
+      db.close()
+      return Promise.resolve()
+    },
+  }
+}
+
+/**
+ * One connection of the bench's own to the server's PostgreSQL schema (opened on first use), for
+ * the same two jobs: seeding and the INSERT … SELECT baseline, in the same database the server writes.
+ */
+function pgSeeder(url: string, schema: string): Seeder {
+  // One connection, kept open between calls (no idle timeout): nothing timed pays for connecting.
+  const pool = new pg.Pool({ ...pgConfig(url, schema), max: 1, idleTimeoutMillis: 0 })
+  pool.on('error', () => undefined)
+  return {
+    seedGroupMembers: (args) => pgSeedGroupMembers(pool, args),
+    bulkInsertExecutions: (args) => pgBulkInsertExecutions(pool, args),
+    close: () => pool.end(),
+  }
+}
 
 export interface SeedGroupMembersArgs {
   /** An existing group (created over HTTP). */
@@ -98,6 +143,11 @@ export interface BulkInsertArgs {
   readonly jobId: string
   readonly prefix: string
   readonly count: number
+  /**
+   * PostgreSQL only: the table held nothing else, and is left empty again (TRUNCATE, untimed) rather
+   * than with the deleted rows' dead tuples, so that what is timed next starts from the same state.
+   */
+  readonly emptyAfter?: boolean
 }
 
 /** Rows per INSERT statement: 4 parameters each stays under SQLite's 32,766-parameter limit. */
@@ -135,5 +185,71 @@ function bulkInsertExecutions(db: Database.Database, args: BulkInsertArgs): numb
   })()
   const ms = performance.now() - started
   db.prepare('DELETE FROM job_executions WHERE job_id = ?').run(args.jobId)
+  return ms
+}
+
+/** `prefix-000042` from a generate_series column `i`, as `printf('%s-%06d')` writes it on SQLite. */
+const PG_NAME = `$1::text || '-' || lpad(i::text, 6, '0')`
+
+/**
+ * PostgreSQL version of `seedGroupMembers`: two INSERT … SELECT generate_series into the server's
+ * tables (migration 1 of src/storage/postgres/migrations.ts), one transaction, then ANALYZE of both
+ * tables — a fleet registered over the API would have been analyzed by autovacuum long before.
+ */
+async function pgSeedGroupMembers(pool: pg.Pool, args: SeedGroupMembersArgs): Promise<number> {
+  const started = performance.now()
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query(
+      `INSERT INTO things (thing_name, thing_id, attributes, version, created_at)
+       SELECT ${PG_NAME}, md5($1::text || i::text || random()::text), '{}', 1, $3
+       FROM generate_series(0, $2::int - 1) AS i
+       ON CONFLICT (thing_name) DO NOTHING`,
+      [args.prefix, args.count, Date.now()],
+    )
+    await client.query(
+      `INSERT INTO thing_group_members (group_name, thing_name)
+       SELECT $3, ${PG_NAME} FROM generate_series(0, $2::int - 1) AS i
+       ON CONFLICT DO NOTHING`,
+      [args.prefix, args.count, args.groupName],
+    )
+    await client.query('COMMIT')
+    await client.query('ANALYZE things, thing_group_members')
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw error
+  } finally {
+    client.release()
+  }
+  return performance.now() - started
+}
+
+/**
+ * PostgreSQL version of `bulkInsertExecutions`: one `INSERT INTO job_executions … SELECT` of `count`
+ * QUEUED rows from generate_series, autocommit (one transaction, one commit), into the server's own
+ * table with all its indexes; timed, then deleted again, or with `emptyAfter` truncated (untimed).
+ * Milliseconds.
+ */
+async function pgBulkInsertExecutions(pool: pg.Pool, args: BulkInsertArgs): Promise<number> {
+  const now = Date.now()
+  const started = performance.now()
+  await pool.query(
+    `INSERT INTO job_executions (job_id, thing_name, execution_number, status, namespace_id, queued_at,
+       last_updated_at, version_number)
+     SELECT $3, ${PG_NAME}, 1, 'QUEUED', '', $4, $4, 1 FROM generate_series(0, $2::int - 1) AS i`,
+    [args.prefix, args.count, args.jobId, now],
+  )
+  const ms = performance.now() - started
+  if (args.emptyAfter !== true) {
+    await pool.query('DELETE FROM job_executions WHERE job_id = $1', [args.jobId])
+    return ms
+  }
+  const others = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM job_executions WHERE job_id <> $1',
+    [args.jobId],
+  )
+  if (others.rows[0]?.n !== 0) throw new Error('job_executions holds other rows: not truncating it')
+  await pool.query('TRUNCATE job_executions')
   return ms
 }
