@@ -99,7 +99,7 @@ export class PgDb {
     values?: readonly unknown[],
   ): Promise<{ rows: R[]; rowCount: number }> {
     try {
-      const result = await this.pool.query<R>(text, values as unknown[])
+      const result = await this.pool.query<R>(prepared(text, values))
       return { rows: result.rows, rowCount: result.rowCount ?? 0 }
     } catch (error) {
       throw unavailableOr(error)
@@ -124,7 +124,7 @@ export class PgDb {
         await client.query('BEGIN')
         const sql: Sql = {
           query: async <R extends QueryResultRow>(text: string, values?: readonly unknown[]) => {
-            const r = await client.query<R>(text, values as unknown[])
+            const r = await client.query<R>(prepared(text, values))
             return { rows: r.rows, rowCount: r.rowCount ?? 0 }
           },
         }
@@ -169,6 +169,29 @@ export class PgDb {
   async close(): Promise<void> {
     await this.pool.end()
   }
+}
+
+/**
+ * Every statement of the store is a named prepared statement: each connection parses and plans it
+ * once, then only binds and executes it (the statements are a fixed set, built from constants).
+ */
+const statementNames = new Map<string, string>()
+
+function prepared(text: string, values: readonly unknown[] | undefined): pg.QueryConfig {
+  let name = statementNames.get(text)
+  if (name === undefined) {
+    name = `fj${statementNames.size + 1}`
+    statementNames.set(text, name)
+  }
+  return { name, text, values: (values ?? []) as unknown[] }
+}
+
+/**
+ * Thrown inside a transaction that found, once it held its locks, that what it decided on has changed:
+ * the transaction runs again from the start (as a serialization failure would).
+ */
+export class LostRace extends Error {
+  readonly code = '40001'
 }
 
 /**

@@ -2,7 +2,7 @@
  * Job-level writes in PostgreSQL: UpdateJob, CancelJob (executions canceled set-based, counters kept),
  * AssociateTargetsWithJob and DeleteJob (DELETION_IN_PROGRESS, then executions purged in batches, then
  * the job) — the SQLite store's rules (storage/sqlite/job-lifecycle.ts), each inside the caller's
- * transaction, with the job row locked first.
+ * transaction. Executions are locked before the job row, as everywhere in this store.
  */
 import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
 import type { Job } from '../../domain/records.js'
@@ -10,6 +10,7 @@ import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { MissingTargetNames } from '../../ports/store.js'
 import type { JobRow } from '../rows.js'
 import type { Sql } from './db.js'
+import { LostRace } from './db.js'
 import type { PgEvents } from './events.js'
 import type { PgJobSpecs } from './job-specs.js'
 import type { PgOutbox } from './outbox.js'
@@ -52,7 +53,7 @@ export class PgJobLifecycle {
 
   /** Runs inside a transaction. Undefined when the job does not exist. */
   async mutate(sql: Sql, jobId: string, decide: (facts: JobFacts) => JobDecision): Promise<Job | undefined> {
-    const row = (await sql.query<JobRow>('SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE', [jobId])).rows[0]
+    const row = (await sql.query<JobRow>('SELECT * FROM jobs WHERE job_id = $1', [jobId])).rows[0]
     if (row === undefined) return undefined
     const job = await this.specs.job(sql, row)
     const deleting = (
@@ -62,6 +63,14 @@ export class PgJobLifecycle {
     ).rows[0]!.n
     const decision = decide({ job, deleting })
     if (decision.kind === 'reject') throw decision.error
+    // Lock order: the executions to cancel, then the job row (as a device's update does), then check
+    // that the job is still what `decide` saw; if another change came first, decide again.
+    if (decision.cancelExecutions !== undefined)
+      await sql.query(
+        'SELECT seq FROM job_executions WHERE job_id = $1 AND status = ANY($2::text[]) ORDER BY seq FOR UPDATE',
+        [jobId, decision.cancelExecutions.force ? ['QUEUED', 'IN_PROGRESS'] : ['QUEUED']],
+      )
+    await lockUnchanged(sql, row)
     const n = decision.next
     await sql.query(
       `UPDATE jobs SET status = $2, force_canceled = $3, reason_code = $4, comment = $5, last_updated_at = $6,
@@ -160,15 +169,17 @@ export class PgJobLifecycle {
     batch: number,
     nowMs: number,
   ): Promise<{ deleted: { thingName: string; status: ExecutionStatus }[]; gone: boolean }> {
-    const row = (await sql.query<JobRow>('SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE', [jobId])).rows[0]
+    const row = (await sql.query<JobRow>('SELECT * FROM jobs WHERE job_id = $1', [jobId])).rows[0]
     if (row === undefined || row.status !== 'DELETION_IN_PROGRESS')
       return { deleted: [], gone: row === undefined }
+    // Lock order: execution rows, then the job row.
     const seqs = (
       await sql.query<{ seq: number }>(
-        'SELECT seq FROM job_executions WHERE job_id = $1 ORDER BY seq LIMIT $2',
+        'SELECT seq FROM job_executions WHERE job_id = $1 ORDER BY seq LIMIT $2 FOR UPDATE',
         [jobId, batch],
       )
     ).rows.map((r) => r.seq)
+    await lockUnchanged(sql, row)
     await this.events.purging(sql, seqs, nowMs)
     const deleted = (
       await sql.query<{ thing_name: string; status: ExecutionStatus }>(
@@ -192,6 +203,25 @@ export class PgJobLifecycle {
     }
     return { deleted, gone: false }
   }
+}
+
+/**
+ * Locks the job row and checks that nothing `decide` read has changed since `seen` (the counters may
+ * have: executions move them without this lock); otherwise the transaction runs again (LostRace).
+ */
+async function lockUnchanged(sql: Sql, seen: JobRow): Promise<void> {
+  const now = (await sql.query<JobRow>('SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE', [seen.job_id]))
+    .rows[0]
+  const same =
+    now !== undefined &&
+    now.status === seen.status &&
+    now.spec_version === seen.spec_version &&
+    now.last_updated_at === seen.last_updated_at &&
+    now.completed_at === seen.completed_at &&
+    now.force_canceled === seen.force_canceled &&
+    now.reason_code === seen.reason_code &&
+    now.comment === seen.comment
+  if (!same) throw new LostRace(`job ${seen.job_id} changed while its change was decided`)
 }
 
 /** The first kind of target that does not exist, with the missing names in name order. */

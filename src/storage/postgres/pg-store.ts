@@ -1,13 +1,15 @@
 /**
  * The PostgreSQL adapter of the Store port: the same operations and rules as the SQLite store, for
  * several fleetjobs nodes sharing one database (docs/deployment.md). Every change is one transaction
- * (db.ts) that locks what it changes, in one order — thing row, job row, execution rows — so that
- * concurrent changes through different nodes serialize and a versionNumber has exactly one winner.
+ * (db.ts) that locks what it changes, in one order — thing row, execution rows, job row — so that
+ * concurrent changes through different nodes serialize and a versionNumber has exactly one winner. The
+ * job row comes last because every execution write moves its counters: locked first, it would make
+ * all writes to a job's executions wait for each other's whole transaction.
  * Background work (outbox dispatch, job purges) is done by the node holding the lease (lease.ts); the
  * other nodes' stores report nothing to do.
  */
 import type { ExecutionDecision } from '../../domain/state-machine.js'
-import { countChange, decideJobCompletion } from '../../domain/state-machine.js'
+import { decideJobCompletion } from '../../domain/state-machine.js'
 import type { Execution, Job, Thing } from '../../domain/records.js'
 import { zeroCounts } from '../../domain/records.js'
 import { isPending, isTerminal } from '../../domain/statuses.js'
@@ -233,8 +235,6 @@ export class PgStore implements Store {
     )
     if (groups.length === 0) return
     const jobIds = [...new Set(groups.map((g) => g.job_id))].sort()
-    // Lock order: job rows before execution rows.
-    await sql.query('SELECT 1 FROM jobs WHERE job_id = ANY($1::text[]) ORDER BY job_id FOR UPDATE', [jobIds])
     await this.outbox.pendingOf(sql, thingName)
     await this.events.thingPendingRemoved(sql, thingName, nowMs)
     const { rows: removed } = await sql.query<{ job_id: string; status: ExecutionStatus; n: number }>(
@@ -250,6 +250,8 @@ export class PgStore implements Store {
        SELECT job_id, status, count(*)::bigint AS n FROM upd GROUP BY job_id, status`,
       [nowMs, thingName],
     )
+    // Execution rows first, then the job rows in one order (as a device's update does).
+    removed.sort((x, y) => (x.job_id < y.job_id ? -1 : x.job_id > y.job_id ? 1 : 0))
     for (const g of removed) {
       await adjustCount(sql, g.job_id, g.status, -g.n)
       await adjustCount(sql, g.job_id, 'REMOVED', g.n)
@@ -375,17 +377,24 @@ export class PgStore implements Store {
     return { execution: executionFromRow(e), job: await this.specs.job(this.db, jobRow) }
   }
 
-  private async lockExecution(sql: Sql, key: ExecutionKey): Promise<ExecutionRow | undefined> {
-    const { rows } = await sql.query<ExecutionRow>(
-      key.executionNumber === undefined
-        ? `SELECT * FROM job_executions WHERE job_id = $1 AND thing_name = $2
-           ORDER BY execution_number DESC LIMIT 1 FOR UPDATE`
-        : 'SELECT * FROM job_executions WHERE job_id = $1 AND thing_name = $2 AND execution_number = $3 FOR UPDATE',
-      key.executionNumber === undefined
-        ? [key.jobId, key.thingName]
-        : [key.jobId, key.thingName, key.executionNumber],
+  /**
+   * Locks one execution row and reads its job in the same statement (the job row is not locked: a
+   * device update takes it only at its end, to move the counters; see apply).
+   */
+  private async lockExecution(
+    sql: Sql,
+    where: string,
+    values: readonly unknown[],
+  ): Promise<{ row: ExecutionRow; job: Job } | undefined> {
+    const { rows } = await sql.query<ExecutionRow & { j: JobRow }>(
+      `SELECT e.*, row_to_json(j.*) AS j FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
+       WHERE ${where} FOR UPDATE OF e`,
+      values,
     )
-    return rows[0]
+    const found = rows[0]
+    if (found === undefined) return undefined
+    const { j, ...row } = found
+    return { row, job: await this.specs.job(sql, j) }
   }
 
   mutateExecution(
@@ -393,12 +402,22 @@ export class PgStore implements Store {
     decide: (input: ExecutionDecideInput) => ExecutionDecision,
   ): Promise<MutateOutcome> {
     return this.write(async (sql): Promise<MutateOutcome> => {
-      // The job row first (its counters change in this transaction), then the execution.
-      const job = await this.readJob(sql, key.jobId, true)
-      if (job === undefined) return { kind: 'noJob' }
-      const row = await this.lockExecution(sql, key)
-      if (row === undefined) return { kind: 'noExecution', job }
-      return this.apply(sql, row, job, decide)
+      const locked = await (key.executionNumber === undefined
+        ? this.lockExecution(
+            sql,
+            `e.job_id = $1 AND e.thing_name = $2
+             AND e.execution_number = (SELECT max(execution_number) FROM job_executions
+                                       WHERE job_id = $1 AND thing_name = $2)`,
+            [key.jobId, key.thingName],
+          )
+        : this.lockExecution(sql, 'e.job_id = $1 AND e.thing_name = $2 AND e.execution_number = $3', [
+            key.jobId,
+            key.thingName,
+            key.executionNumber,
+          ]))
+      if (locked !== undefined) return this.apply(sql, locked.row, locked.job, decide)
+      const job = await this.readJob(sql, key.jobId)
+      return job === undefined ? { kind: 'noJob' } : { kind: 'noExecution', job }
     })
   }
 
@@ -410,16 +429,10 @@ export class PgStore implements Store {
       for (;;) {
         const candidate = (await this.pendingRows(sql, scope, 1))[0]
         if (candidate === undefined) return undefined
-        const job = await this.readJob(sql, candidate.job_id, true)
-        if (job === undefined) continue
-        const row = (
-          await sql.query<ExecutionRow>('SELECT * FROM job_executions WHERE seq = $1 FOR UPDATE', [
-            candidate.seq,
-          ])
-        ).rows[0]
-        // Another node moved it while this one waited for the locks: look again.
-        if (row === undefined || row.version_number !== candidate.version_number) continue
-        return this.apply(sql, row, job, decide)
+        const locked = await this.lockExecution(sql, 'e.seq = $1', [candidate.seq])
+        // Another node moved it while this one waited for the lock: look again.
+        if (locked === undefined || locked.row.version_number !== candidate.version_number) continue
+        return this.apply(sql, locked.row, locked.job, decide)
       }
     })
   }
@@ -436,7 +449,12 @@ export class PgStore implements Store {
     ).rows
   }
 
-  /** Runs one decision inside the current transaction (job row and execution row locked). */
+  /**
+   * Runs one decision inside the current transaction, the execution row locked. The job row is locked
+   * only by the last statement, which moves its counters (and returns them, fresh, for the completion
+   * rule): writes to different executions of one job wait for each other only for that statement and
+   * the commit, and a write that changes no status does not touch the job row at all.
+   */
   private async apply(
     sql: Sql,
     row: ExecutionRow,
@@ -445,6 +463,7 @@ export class PgStore implements Store {
   ): Promise<MutateOutcome> {
     const execution = executionFromRow(row)
     const decision = decide({ execution, job })
+    const ns = job.namespaceId ?? ''
     switch (decision.kind) {
       case 'reject':
         throw decision.error
@@ -452,45 +471,56 @@ export class PgStore implements Store {
         return { kind: 'unchanged', execution, job }
       case 'write': {
         const n = decision.next
-        const changed = (
-          await sql.query(
-            `UPDATE job_executions SET status = $1, force_canceled = $2, status_details = $3, started_at = $4,
-               last_updated_at = $5, version_number = $6, in_progress_deadline = $7, step_deadline = $8
-             WHERE seq = $9 AND version_number = $10`,
+        const moved = n.status !== execution.status
+        const pendingChanged = moved && (isPending(n.status) || isPending(execution.status))
+        const values: unknown[] = [
+          n.status,
+          n.forceCanceled ? 1 : 0,
+          JSON.stringify(n.statusDetails),
+          n.startedAtMs ?? null,
+          n.lastUpdatedAtMs,
+          n.versionNumber,
+          n.inProgressDeadlineMs ?? null,
+          n.stepDeadlineMs ?? null,
+          row.seq,
+          row.version_number,
+        ]
+        const update = `UPDATE job_executions SET status = $1, force_canceled = $2, status_details = $3,
+            started_at = $4, last_updated_at = $5, version_number = $6, in_progress_deadline = $7,
+            step_deadline = $8
+          WHERE seq = $9 AND version_number = $10 RETURNING seq`
+        let nextJob = job
+        if (!moved) {
+          if ((await sql.query(update, values)).rowCount !== 1)
+            throw new Error('execution changed under its lock')
+        } else {
+          const outbox =
+            this.outbox.enabled && pendingChanged
+              ? `, o AS (INSERT INTO outbox (thing_name, namespace_id, set_changed) SELECT $12, $13, $14 FROM u)`
+              : ''
+          const from = COUNT_COLUMN[execution.status]
+          const to = COUNT_COLUMN[n.status]
+          const { rows } = await sql.query<JobRow>(
+            `WITH u AS (${update})${outbox}
+             UPDATE jobs SET ${from} = ${from} - 1, ${to} = ${to} + 1
+             WHERE job_id = $11 AND EXISTS (SELECT 1 FROM u) RETURNING *`,
             [
-              n.status,
-              n.forceCanceled ? 1 : 0,
-              JSON.stringify(n.statusDetails),
-              n.startedAtMs ?? null,
-              n.lastUpdatedAtMs,
-              n.versionNumber,
-              n.inProgressDeadlineMs ?? null,
-              n.stepDeadlineMs ?? null,
-              row.seq,
-              row.version_number,
+              ...values,
+              job.jobId,
+              ...(outbox === ''
+                ? []
+                : [n.thingName, ns, isPending(n.status) !== isPending(execution.status) ? 1 : 0]),
             ],
           )
-        ).rowCount
-        if (changed !== 1) throw new Error('execution changed under its own lock')
-        // [spec: jobs-device-api#5.2] an execution event for every terminal status reached
-        if (n.status !== execution.status && isTerminal(n.status))
-          await this.events.reached(sql, row.seq, n.lastUpdatedAtMs)
-        let nextJob = job
-        if (n.status !== execution.status && (isPending(n.status) || isPending(execution.status))) {
-          await this.outbox.thing(
-            sql,
-            n.thingName,
-            job.namespaceId ?? '',
-            isPending(n.status) !== isPending(execution.status),
-          )
-        }
-        if (n.status !== execution.status) {
-          await moveCount(sql, job.jobId, execution.status, n.status)
+          const jobRow = rows[0]
+          if (jobRow === undefined) throw new Error('execution changed under its lock')
+          // [spec: jobs-device-api#5.2] an execution event for every terminal status reached
+          if (isTerminal(n.status)) await this.events.reached(sql, row.seq, n.lastUpdatedAtMs)
           nextJob = await this.completeIfDone(
             sql,
             job.jobId,
             n.lastUpdatedAtMs,
-            countChange(job, execution.status, n.status),
+            await this.specs.job(sql, jobRow),
           )
         }
         return { kind: 'written', execution: n, job: nextJob }
@@ -498,22 +528,24 @@ export class PgStore implements Store {
       case 'delete': {
         // [spec: delete-job-execution#4] the event carries the status at deletion [open-question 49]
         await this.events.deleting(sql, row.seq, decision.atMs)
-        const changed = (
-          await sql.query('DELETE FROM job_executions WHERE seq = $1 AND version_number = $2', [
-            row.seq,
-            row.version_number,
-          ])
-        ).rowCount
-        if (changed !== 1) throw new Error('execution changed under its own lock')
         // A terminal execution's deletion changes no pending list. [spec: delete-job-execution#4]
-        if (isPending(execution.status))
-          await this.outbox.thing(sql, execution.thingName, job.namespaceId ?? '', true)
-        await adjustCount(sql, job.jobId, execution.status, -1)
+        const outbox =
+          this.outbox.enabled && isPending(execution.status)
+            ? `, o AS (INSERT INTO outbox (thing_name, namespace_id, set_changed) SELECT $4, $5, 1 FROM d)`
+            : ''
+        const column = COUNT_COLUMN[execution.status]
+        const { rows } = await sql.query<JobRow>(
+          `WITH d AS (DELETE FROM job_executions WHERE seq = $1 AND version_number = $2 RETURNING seq)${outbox}
+           UPDATE jobs SET ${column} = ${column} - 1 WHERE job_id = $3 AND EXISTS (SELECT 1 FROM d) RETURNING *`,
+          [row.seq, row.version_number, job.jobId, ...(outbox === '' ? [] : [execution.thingName, ns])],
+        )
+        const jobRow = rows[0]
+        if (jobRow === undefined) throw new Error('execution changed under its lock')
         const nextJob = await this.completeIfDone(
           sql,
           job.jobId,
           decision.atMs,
-          countChange(job, execution.status, 'DELETED'),
+          await this.specs.job(sql, jobRow),
         )
         return { kind: 'deleted', execution, job: nextJob }
       }
@@ -667,11 +699,4 @@ async function adjustCount(sql: Sql, jobId: string, status: ExecutionStatus, del
   if (delta === 0) return
   const column = COUNT_COLUMN[status]
   await sql.query(`UPDATE jobs SET ${column} = ${column} + $1 WHERE job_id = $2`, [delta, jobId])
-}
-
-/** One execution leaves `from` for `to`: both counters in one statement. */
-async function moveCount(sql: Sql, jobId: string, from: ExecutionStatus, to: ExecutionStatus): Promise<void> {
-  const a = COUNT_COLUMN[from]
-  const b = COUNT_COLUMN[to]
-  await sql.query(`UPDATE jobs SET ${a} = ${a} - 1, ${b} = ${b} + 1 WHERE job_id = $1`, [jobId])
 }
