@@ -10,6 +10,7 @@ import {
   CreateJobCommand,
   CreateThingCommand,
   DescribeJobCommand,
+  DeleteJobCommand,
   DescribeThingCommand,
   ListJobExecutionsForJobCommand,
 } from '@aws-sdk/client-iot'
@@ -107,10 +108,9 @@ describe('two nodes on one PostgreSQL database', { skip }, () => {
   let b: Node
 
   before(async () => {
-    ;[a, b] = await Promise.all([
-      startNode('a', { schema, mqttUrl: MOSQUITTO, extraArgs: ['--max-targets-per-job', '1000'] }),
-      startNode('b', { schema, mqttUrl: MOSQUITTO, extraArgs: ['--max-targets-per-job', '1000'] }),
-    ])
+    // Node a first: it takes the lease of the background work, so that killing it tests the takeover.
+    a = await startNode('a', { schema, mqttUrl: MOSQUITTO, extraArgs: ['--max-targets-per-job', '1000'] })
+    b = await startNode('b', { schema, mqttUrl: MOSQUITTO, extraArgs: ['--max-targets-per-job', '1000'] })
   })
   after(async () => {
     await Promise.all([a?.stop(), b?.stop()])
@@ -299,10 +299,27 @@ describe('two nodes on one PostgreSQL database', { skip }, () => {
     await assertCountersEqualRecount(b, schema, jobId)
     const described = await b.iot.send(new DescribeJobCommand({ jobId }))
     assert.equal(described.job?.status, 'COMPLETED')
-    // Node b took over the background work and the device requests.
+    // Node b took over the background work and the device requests: it answers a device, publishes the
+    // notification of a new job, and finishes a DeleteJob.
     const [thingName] = await things(b.iot, 1)
     const device = await connectDevice(MOSQUITTO)
     try {
+      const next = await device.collect(jobsTopics(thingName!).notifyNext)
+      const newJob = await job(b.iot, [thingName!])
+      await next.waitFor(
+        'notify-next published by node b',
+        (m) => (m.json['execution'] as { jobId?: string } | undefined)?.jobId === newJob,
+        { timeoutMs: 20_000 },
+      )
+      await b.iot.send(new DeleteJobCommand({ jobId, force: true }))
+      await waitUntil(
+        'node b to purge the deleted job',
+        async () => {
+          const left = await querySchema(schema, 'SELECT 1 FROM jobs WHERE job_id = $1', [jobId])
+          return left.length === 0 ? true : undefined
+        },
+        20_000,
+      )
       await waitUntil(
         'node b to answer device requests',
         async () => {
