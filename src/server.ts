@@ -320,8 +320,9 @@ async function openPostgres(
 /** PostgreSQL could not be reached or prepared at start-up; names the database without its password. */
 export class DatabaseUnavailableError extends Error {
   constructor(url: string, cause: unknown) {
+    const reason = (cause as { cause?: unknown }).cause ?? cause
     super(
-      `cannot open the PostgreSQL database ${redactUrl(url)}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      `cannot open the PostgreSQL database ${redactUrl(url)}: ${reason instanceof Error ? reason.message : String(reason)}`,
       { cause },
     )
   }

@@ -177,4 +177,23 @@ describe('fleetjobs serve', () => {
       blocker.close()
     }
   })
+  it('an unreachable --database stops the start with status 2, naming the database (no password) and why', async () => {
+    const blocker = createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    const { port } = blocker.address() as AddressInfo
+    // Nothing there speaks PostgreSQL once the listener is closed: the connection is refused.
+    await new Promise<void>((resolve) => blocker.close(() => resolve()))
+    const url = `postgres://fleet:s3cret@127.0.0.1:${port}/fleet`
+    const { code, stderr } = await exit(
+      serve(['--database', url, '--port', '0', '--data-plane-port', '0', '--no-mqtt']),
+    )
+    assert.equal(code, 2)
+    assert.match(
+      stderr,
+      new RegExp(
+        `cannot open the PostgreSQL database postgres://fleet:\\*\\*\\*@127\\.0\\.0\\.1:${port}/fleet: connect ECONNREFUSED`,
+      ),
+    )
+    assert.doesNotMatch(stderr, /s3cret/)
+  })
 })

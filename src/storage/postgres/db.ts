@@ -218,7 +218,11 @@ export function connectionConfig(url: string): ClientConfig {
 export function unavailableOr(error: unknown): unknown {
   if (error instanceof ServiceError) return error
   if (isConnectionError(error))
-    return new ServiceError('ServiceUnavailableException', 'The database is unavailable; try again.')
+    // The driver's error stays as the cause (logs, the start-up message), out of the client's answer.
+    return Object.assign(
+      new ServiceError('ServiceUnavailableException', 'The database is unavailable; try again.'),
+      { cause: error },
+    )
   return error
 }
 
