@@ -7,7 +7,7 @@ import { checkStatusDetails, checkStepTimeout } from '../domain/job-config.js'
 import type { ExecutionWithJob, StatusDetails } from '../domain/records.js'
 import { decideDeviceUpdate, decideStartNext } from '../domain/state-machine.js'
 import type { ExecutionStatus } from '../domain/statuses.js'
-import { isTerminal } from '../domain/statuses.js'
+import { isPending, isTerminal } from '../domain/statuses.js'
 import type { AppContext } from './context.js'
 import { settled } from './executions.js'
 import { inNamespace } from './jobs.js'
@@ -106,16 +106,34 @@ export async function updateJobExecution(
 ): Promise<ExecutionWithJob> {
   checkStatusDetails(input.statusDetails)
   checkStepTimeout(input.stepTimeoutInMinutes, true)
-  await requireThing(ctx, input.thingName)
   const nowMs = ctx.clock.nowMs()
-  const outcome = await ctx.store.mutateExecution(input, ({ execution, job }) => {
-    if (!inNamespace(job, input.namespaceId) || beingDeleted(job)) {
-      throw notFound(`No execution of job ${input.jobId} on thing ${input.thingName}`)
-    }
-    return decideDeviceUpdate(execution, job, input, nowMs)
-  })
+  // [open-question 35] The thing check costs a read before every update, but a pending execution's
+  // thing exists (DeleteThing removes them in its own transaction): only the other cases check first.
+  let thingChecked = false
+  const update = () =>
+    ctx.store.mutateExecution(input, ({ execution, job }) => {
+      if (!thingChecked && !isPending(execution.status)) throw new CheckThingFirst()
+      if (!inNamespace(job, input.namespaceId) || beingDeleted(job)) {
+        throw notFound(`No execution of job ${input.jobId} on thing ${input.thingName}`)
+      }
+      return decideDeviceUpdate(execution, job, input, nowMs)
+    })
+  let outcome: Awaited<ReturnType<typeof update>>
+  try {
+    outcome = await update()
+  } catch (error) {
+    if (!(error instanceof CheckThingFirst)) throw error
+    await requireThing(ctx, input.thingName)
+    thingChecked = true
+    outcome = await update()
+  }
+  if (!thingChecked && (outcome.kind === 'noJob' || outcome.kind === 'noExecution'))
+    await requireThing(ctx, input.thingName)
   return settled(outcome, input)
 }
+
+/** Thrown by a decision that needs the thing check made before it (nothing is written). */
+class CheckThingFirst extends Error {}
 
 /**
  * A forced DeleteJob takes the job's executions from its devices at once (jobs-control-plane: "devices
