@@ -1,6 +1,13 @@
-/** Row types of the SQLite schema and their mapping to domain records. */
+/** Row types of the store schema (SQLite and PostgreSQL share the names) and their mapping to domain records. */
 import type { Execution, ExecutionCounts, Job, Thing } from '../domain/records.js'
 import type { ExecutionStatus, JobStatus, TargetSelection } from '../domain/statuses.js'
+import type {
+  EventRow,
+  ExecutionEventFacts,
+  ExecutionEventOperation,
+  JobEventFacts,
+  JobEventOperation,
+} from '../ports/store.js'
 
 export interface ThingRow {
   thing_name: string
@@ -157,4 +164,31 @@ export function executionFromRow(r: ExecutionRow): Execution {
     ...(r.in_progress_deadline === null ? {} : { inProgressDeadlineMs: r.in_progress_deadline }),
     ...(r.step_deadline === null ? {} : { stepDeadlineMs: r.step_deadline }),
   }
+}
+
+/** A row of the Jobs events outbox (both stores). */
+export interface EventOutboxRow {
+  seq: number
+  event_id: string
+  family: 'job' | 'jobExecution'
+  operation: string
+  at_ms: number
+  facts: string
+}
+
+export function eventFromRow(r: EventOutboxRow): EventRow {
+  const head = { seq: r.seq, eventId: r.event_id, atMs: r.at_ms }
+  return r.family === 'job'
+    ? {
+        ...head,
+        family: 'job',
+        operation: r.operation as JobEventOperation,
+        job: JSON.parse(r.facts) as JobEventFacts,
+      }
+    : {
+        ...head,
+        family: 'jobExecution',
+        operation: r.operation as ExecutionEventOperation,
+        execution: JSON.parse(r.facts) as ExecutionEventFacts,
+      }
 }

@@ -4,15 +4,11 @@
  * jsonb_build_object and gen_random_uuid(). [spec: jobs-device-api#5] [ARCHITECTURE: outbox]
  */
 import type { ExecutionStatus } from '../../domain/statuses.js'
-import type {
-  EventRow,
-  ExecutionEventFacts,
-  ExecutionEventOperation,
-  JobEventFacts,
-  JobEventOperation,
-} from '../../ports/store.js'
+import type { EventRow, JobEventOperation } from '../../ports/store.js'
 import type { EventFamilies } from '../sqlite/events.js'
 import type { Sql } from './db.js'
+import type { EventOutboxRow } from '../rows.js'
+import { eventFromRow } from '../rows.js'
 
 /**
  * The event of each selected execution: $2 is the status it reaches (NULL: the one it has now), $3 the
@@ -23,15 +19,6 @@ const EXECUTION_EVENT = `INSERT INTO event_outbox (event_id, family, operation, 
     jsonb_build_object('jobId', e.job_id, 'thingName', e.thing_name, 'status', coalesce($2::text, e.status),
       'statusDetails', e.status_details::jsonb)::text
   FROM job_executions e`
-
-interface EventOutboxRow {
-  seq: number
-  event_id: string
-  family: 'job' | 'jobExecution'
-  operation: string
-  at_ms: number
-  facts: string
-}
 
 export class PgEvents {
   constructor(private readonly families: EventFamilies) {}
@@ -128,21 +115,4 @@ export class PgEvents {
   async delete(sql: Sql, seqs: readonly number[]): Promise<void> {
     if (seqs.length > 0) await sql.query('DELETE FROM event_outbox WHERE seq = ANY($1::bigint[])', [seqs])
   }
-}
-
-function eventFromRow(r: EventOutboxRow): EventRow {
-  const head = { seq: r.seq, eventId: r.event_id, atMs: r.at_ms }
-  return r.family === 'job'
-    ? {
-        ...head,
-        family: 'job',
-        operation: r.operation as JobEventOperation,
-        job: JSON.parse(r.facts) as JobEventFacts,
-      }
-    : {
-        ...head,
-        family: 'jobExecution',
-        operation: r.operation as ExecutionEventOperation,
-        execution: JSON.parse(r.facts) as ExecutionEventFacts,
-      }
 }

@@ -9,13 +9,9 @@
 import type Database from 'better-sqlite3'
 import type { Statement } from 'better-sqlite3'
 import type { ExecutionStatus } from '../../domain/statuses.js'
-import type {
-  EventRow,
-  ExecutionEventFacts,
-  ExecutionEventOperation,
-  JobEventFacts,
-  JobEventOperation,
-} from '../../ports/store.js'
+import type { EventRow, JobEventOperation } from '../../ports/store.js'
+import type { EventOutboxRow } from '../rows.js'
+import { eventFromRow } from '../rows.js'
 
 /** Which event families are recorded. [spec: jobs-device-api#5] both off by default */
 export interface EventFamilies {
@@ -40,15 +36,6 @@ const EXECUTION_EVENT = `INSERT INTO event_outbox (event_id, family, operation, 
     json_object('jobId', e.job_id, 'thingName', e.thing_name, 'status', coalesce(@status, e.status),
       'statusDetails', json(e.status_details))
   FROM job_executions e`
-
-interface EventOutboxRow {
-  seq: number
-  event_id: string
-  family: 'job' | 'jobExecution'
-  operation: string
-  at_ms: number
-  facts: string
-}
 
 export class EventOutbox {
   private readonly s: Record<
@@ -157,21 +144,4 @@ export class EventOutbox {
   delete(seqs: readonly number[]): void {
     if (seqs.length > 0) this.s.delete.run(JSON.stringify(seqs))
   }
-}
-
-function eventFromRow(r: EventOutboxRow): EventRow {
-  const head = { seq: r.seq, eventId: r.event_id, atMs: r.at_ms }
-  return r.family === 'job'
-    ? {
-        ...head,
-        family: 'job',
-        operation: r.operation as JobEventOperation,
-        job: JSON.parse(r.facts) as JobEventFacts,
-      }
-    : {
-        ...head,
-        family: 'jobExecution',
-        operation: r.operation as ExecutionEventOperation,
-        execution: JSON.parse(r.facts) as ExecutionEventFacts,
-      }
 }
