@@ -5,8 +5,9 @@
  *
  * Locks: a group change locks its group row and its parent's (in name order); deleting a group then
  * locks its members' thing rows. A membership change locks the thing row, then (FOR KEY SHARE) the
- * groups it joins, so that a group being deleted cannot gain a member. The CONTINUOUS jobs whose
- * executions change are locked in job-id order before their executions (thing → job → executions).
+ * groups it joins, so that a group being deleted cannot gain a member. Then the QUEUED executions it
+ * removes, then the CONTINUOUS jobs whose executions change, in job-id order (thing → executions → job,
+ * the store's order).
  * Names are compared and sorted byte-wise (COLLATE "C"), as SQLite does.
  */
 import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
@@ -275,6 +276,15 @@ export class PgGroups {
       for (const jobId of was) if (!now.has(jobId)) remove.push({ jobId, thing })
     }
     if (queue.length === 0 && remove.length === 0) return
+    // Lock order of the store: the executions to remove, then the job rows (a device's update locks its
+    // execution, then the job row to move the counters).
+    if (remove.length > 0)
+      await sql.query(
+        `SELECT e.seq FROM job_executions e JOIN unnest($1::text[], $2::text[]) AS p(job_id, thing_name)
+           ON e.job_id = p.job_id AND e.thing_name = p.thing_name
+         WHERE e.status = 'QUEUED' ORDER BY e.seq FOR UPDATE OF e`,
+        [remove.map((p) => p.jobId), remove.map((p) => p.thing)],
+      )
     await lockAll(sql, 'jobs', 'job_id', [...new Set([...queue, ...remove].map((p) => p.jobId))], 'UPDATE')
     if (queue.length > 0) {
       // The job is read again under its lock: one canceled meanwhile gets nothing.
