@@ -48,6 +48,12 @@ export class PgJobSpecs {
     this.cache.delete(jobId)
   }
 
+  /** The whole job; undefined when there is none. */
+  async read(sql: Sql, jobId: string): Promise<Job | undefined> {
+    const row = (await sql.query<JobRow>('SELECT * FROM jobs WHERE job_id = $1', [jobId])).rows[0]
+    return row === undefined ? undefined : this.job(sql, row)
+  }
+
   /** The whole job from its hot row. */
   async job(sql: Sql, row: JobRow): Promise<Job> {
     const spec = await this.load(sql, row)

@@ -10,9 +10,8 @@
  */
 import type { ExecutionDecision } from '../../domain/state-machine.js'
 import { decideJobCompletion } from '../../domain/state-machine.js'
-import type { Execution, Job, Thing } from '../../domain/records.js'
+import type { Execution, ExecutionWithJob, Job, Thing } from '../../domain/records.js'
 import { zeroCounts } from '../../domain/records.js'
-import { isPending, isTerminal } from '../../domain/statuses.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
 import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
@@ -42,11 +41,12 @@ import type {
   ThingFilter,
 } from '../../ports/store.js'
 import type { EventFamilies } from '../sqlite/events.js'
-import type { ExecutionRow, JobRow, ThingRow } from '../rows.js'
-import { COUNT_COLUMN, executionFromRow, thingFromRow } from '../rows.js'
+import type { ThingRow } from '../rows.js'
+import { COUNT_COLUMN, thingFromRow } from '../rows.js'
 import type { PgOptions, Sql } from './db.js'
 import { PgDb } from './db.js'
 import { PgEvents } from './events.js'
+import { PgExecutions } from './executions.js'
 import { PgGroups } from './groups.js'
 import { PgJobLifecycle, fanOutSql, insertTargets, missingTargets } from './job-lifecycle.js'
 import { PgJobSpecs } from './job-specs.js'
@@ -67,9 +67,6 @@ export interface PgStoreOptions extends PgOptions {
   readonly leaseIntervalMs?: number | undefined
 }
 
-const PENDING_ORDER = `CASE e.status WHEN 'IN_PROGRESS' THEN 0 ELSE 1 END, e.queued_at, e.seq`
-const DEVICE_VISIBLE_JOB = `j.status NOT IN ('SCHEDULED', 'DELETION_IN_PROGRESS')`
-
 export class PgStore implements Store {
   private readonly specs = new PgJobSpecs()
   private readonly outbox: PgOutbox
@@ -78,6 +75,7 @@ export class PgStore implements Store {
   private readonly lifecycle: PgJobLifecycle
   private readonly groups: PgGroups
   private readonly listings: PgListings
+  private readonly executions: PgExecutions
   private readonly templates = new PgTemplates()
   private readonly clock: Clock
   private readonly commitListeners: (() => void)[] = []
@@ -98,6 +96,7 @@ export class PgStore implements Store {
     this.lifecycle = new PgJobLifecycle(this.counters, this.outbox, this.specs, this.events)
     this.groups = new PgGroups(this.counters, this.outbox, this.events)
     this.listings = new PgListings(this.specs)
+    this.executions = new PgExecutions(this.specs, this.outbox, this.events, this.counters)
     this.lease = new Lease({
       url: options.url,
       schema: db.schema,
@@ -269,13 +268,8 @@ export class PgStore implements Store {
     return this.readJob(this.db, jobId)
   }
 
-  private async readJob(sql: Sql, jobId: string, lock = false): Promise<Job | undefined> {
-    const row = (
-      await sql.query<JobRow>(`SELECT * FROM jobs WHERE job_id = $1${lock ? ' FOR NO KEY UPDATE' : ''}`, [
-        jobId,
-      ])
-    ).rows[0]
-    return row === undefined ? undefined : this.specs.job(sql, row)
+  private readJob(sql: Sql, jobId: string): Promise<Job | undefined> {
+    return this.specs.read(sql, jobId)
   }
 
   createJob(job: Job, targets: JobTargets): Promise<CreateJobOutcome> {
@@ -362,194 +356,22 @@ export class PgStore implements Store {
 
   // ---- executions ----
 
-  async getExecution(key: ExecutionKey): Promise<{ execution: Execution; job: Job } | undefined> {
-    // One statement reads both rows, so they are of the same commit.
-    const { rows } = await this.db.query<JobRow & { e: ExecutionRow | null }>(
-      `SELECT j.*, (SELECT row_to_json(e) FROM job_executions e
-                    WHERE e.job_id = j.job_id AND e.thing_name = $2 AND ($3::bigint IS NULL OR e.execution_number = $3)
-                    ORDER BY e.execution_number DESC LIMIT 1) AS e
-       FROM jobs j WHERE j.job_id = $1`,
-      [key.jobId, key.thingName, key.executionNumber ?? null],
-    )
-    const row = rows[0]
-    if (row === undefined || row.e === null) return undefined
-    const { e, ...jobRow } = row
-    return { execution: executionFromRow(e), job: await this.specs.job(this.db, jobRow) }
-  }
-
-  /**
-   * Locks one execution row and reads its job in the same statement (the job row is not locked: a
-   * device update takes it only at its end, to move the counters; see apply).
-   */
-  private async lockExecution(
-    sql: Sql,
-    where: string,
-    values: readonly unknown[],
-  ): Promise<{ row: ExecutionRow; job: Job } | undefined> {
-    const { rows } = await sql.query<ExecutionRow & { j: JobRow }>(
-      `SELECT e.*, row_to_json(j.*) AS j FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
-       WHERE ${where} FOR UPDATE OF e`,
-      values,
-    )
-    const found = rows[0]
-    if (found === undefined) return undefined
-    const { j, ...row } = found
-    return { row, job: await this.specs.job(sql, j) }
+  getExecution(key: ExecutionKey): Promise<ExecutionWithJob | undefined> {
+    return this.executions.get(this.db, key)
   }
 
   mutateExecution(
     key: ExecutionKey,
     decide: (input: ExecutionDecideInput) => ExecutionDecision,
   ): Promise<MutateOutcome> {
-    return this.write(async (sql): Promise<MutateOutcome> => {
-      const locked = await (key.executionNumber === undefined
-        ? this.lockExecution(
-            sql,
-            `e.job_id = $1 AND e.thing_name = $2
-             AND e.execution_number = (SELECT max(execution_number) FROM job_executions
-                                       WHERE job_id = $1 AND thing_name = $2)`,
-            [key.jobId, key.thingName],
-          )
-        : this.lockExecution(sql, 'e.job_id = $1 AND e.thing_name = $2 AND e.execution_number = $3', [
-            key.jobId,
-            key.thingName,
-            key.executionNumber,
-          ]))
-      if (locked !== undefined) return this.apply(sql, locked.row, locked.job, decide)
-      const job = await this.readJob(sql, key.jobId)
-      return job === undefined ? { kind: 'noJob' } : { kind: 'noExecution', job }
-    })
+    return this.write((sql) => this.executions.mutate(sql, key, decide))
   }
 
   mutateNextPending(
     scope: PendingScope,
     decide: (input: ExecutionDecideInput) => ExecutionDecision,
   ): Promise<MutateOutcome | undefined> {
-    return this.write(async (sql): Promise<MutateOutcome | undefined> => {
-      for (;;) {
-        const candidate = (await this.pendingRows(sql, scope, 1))[0]
-        if (candidate === undefined) return undefined
-        const locked = await this.lockExecution(sql, 'e.seq = $1', [candidate.seq])
-        // Another node moved it while this one waited for the lock: look again.
-        if (locked === undefined || locked.row.version_number !== candidate.version_number) continue
-        return this.apply(sql, locked.row, locked.job, decide)
-      }
-    })
-  }
-
-  private async pendingRows(sql: Sql, scope: PendingScope, limit: number): Promise<ExecutionRow[]> {
-    return (
-      await sql.query<ExecutionRow>(
-        `SELECT e.* FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
-         WHERE e.thing_name = $1 AND e.namespace_id = $2 AND e.status IN ('QUEUED', 'IN_PROGRESS')
-           AND ${DEVICE_VISIBLE_JOB}
-         ORDER BY ${PENDING_ORDER} LIMIT $3`,
-        [scope.thingName, scope.namespaceId ?? '', limit],
-      )
-    ).rows
-  }
-
-  /**
-   * Runs one decision inside the current transaction, the execution row locked. The job row is locked
-   * only by the last statement, which moves its counters (and returns them, fresh, for the completion
-   * rule): writes to different executions of one job wait for each other only for that statement and
-   * the commit, and a write that changes no status does not touch the job row at all.
-   */
-  private async apply(
-    sql: Sql,
-    row: ExecutionRow,
-    job: Job,
-    decide: (input: ExecutionDecideInput) => ExecutionDecision,
-  ): Promise<MutateOutcome> {
-    const execution = executionFromRow(row)
-    const decision = decide({ execution, job })
-    const ns = job.namespaceId ?? ''
-    switch (decision.kind) {
-      case 'reject':
-        throw decision.error
-      case 'unchanged':
-        return { kind: 'unchanged', execution, job }
-      case 'write': {
-        const n = decision.next
-        const moved = n.status !== execution.status
-        const pendingChanged = moved && (isPending(n.status) || isPending(execution.status))
-        const values: unknown[] = [
-          n.status,
-          n.forceCanceled ? 1 : 0,
-          JSON.stringify(n.statusDetails),
-          n.startedAtMs ?? null,
-          n.lastUpdatedAtMs,
-          n.versionNumber,
-          n.inProgressDeadlineMs ?? null,
-          n.stepDeadlineMs ?? null,
-          row.seq,
-          row.version_number,
-        ]
-        const update = `UPDATE job_executions SET status = $1, force_canceled = $2, status_details = $3,
-            started_at = $4, last_updated_at = $5, version_number = $6, in_progress_deadline = $7,
-            step_deadline = $8
-          WHERE seq = $9 AND version_number = $10 RETURNING seq`
-        let nextJob = job
-        if (!moved) {
-          if ((await sql.query(update, values)).rowCount !== 1)
-            throw new Error('execution changed under its lock')
-        } else {
-          const outbox =
-            this.outbox.enabled && pendingChanged
-              ? `, o AS (INSERT INTO outbox (thing_name, namespace_id, set_changed) SELECT $12, $13, $14 FROM u)`
-              : ''
-          const from = COUNT_COLUMN[execution.status]
-          const to = COUNT_COLUMN[n.status]
-          const { rows } = await sql.query<JobRow>(
-            `WITH u AS (${update})${outbox}
-             UPDATE jobs SET ${from} = ${from} - 1, ${to} = ${to} + 1
-             WHERE job_id = $11 AND EXISTS (SELECT 1 FROM u) RETURNING *`,
-            [
-              ...values,
-              job.jobId,
-              ...(outbox === ''
-                ? []
-                : [n.thingName, ns, isPending(n.status) !== isPending(execution.status) ? 1 : 0]),
-            ],
-          )
-          const jobRow = rows[0]
-          if (jobRow === undefined) throw new Error('execution changed under its lock')
-          // [spec: jobs-device-api#5.2] an execution event for every terminal status reached
-          if (isTerminal(n.status)) await this.events.reached(sql, row.seq, n.lastUpdatedAtMs)
-          nextJob = await this.completeIfDone(
-            sql,
-            job.jobId,
-            n.lastUpdatedAtMs,
-            await this.specs.job(sql, jobRow),
-          )
-        }
-        return { kind: 'written', execution: n, job: nextJob }
-      }
-      case 'delete': {
-        // [spec: delete-job-execution#4] the event carries the status at deletion [open-question 49]
-        await this.events.deleting(sql, row.seq, decision.atMs)
-        // A terminal execution's deletion changes no pending list. [spec: delete-job-execution#4]
-        const outbox =
-          this.outbox.enabled && isPending(execution.status)
-            ? `, o AS (INSERT INTO outbox (thing_name, namespace_id, set_changed) SELECT $4, $5, 1 FROM d)`
-            : ''
-        const column = COUNT_COLUMN[execution.status]
-        const { rows } = await sql.query<JobRow>(
-          `WITH d AS (DELETE FROM job_executions WHERE seq = $1 AND version_number = $2 RETURNING seq)${outbox}
-           UPDATE jobs SET ${column} = ${column} - 1 WHERE job_id = $3 AND EXISTS (SELECT 1 FROM d) RETURNING *`,
-          [row.seq, row.version_number, job.jobId, ...(outbox === '' ? [] : [execution.thingName, ns])],
-        )
-        const jobRow = rows[0]
-        if (jobRow === undefined) throw new Error('execution changed under its lock')
-        const nextJob = await this.completeIfDone(
-          sql,
-          job.jobId,
-          decision.atMs,
-          await this.specs.job(sql, jobRow),
-        )
-        return { kind: 'deleted', execution, job: nextJob }
-      }
-    }
+    return this.write((sql) => this.executions.mutateNext(sql, scope, decide))
   }
 
   /** Applies the SNAPSHOT completion rule to the job as it now stands. [spec: state-machines#10] */
@@ -567,24 +389,8 @@ export class PgStore implements Store {
     return completed
   }
 
-  async listPending(
-    scope: PendingScope,
-    limit: number,
-  ): Promise<readonly { execution: Execution; job: Job }[]> {
-    const rows = await this.pendingRows(this.db, scope, limit)
-    if (rows.length === 0) return []
-    const jobIds = [...new Set(rows.map((r) => r.job_id))]
-    const { rows: jobRows } = await this.db.query<JobRow>(
-      'SELECT * FROM jobs WHERE job_id = ANY($1::text[])',
-      [jobIds],
-    )
-    const jobs = new Map((await this.specs.jobs(this.db, jobRows)).map((j) => [j.jobId, j]))
-    const out: { execution: Execution; job: Job }[] = []
-    for (const row of rows) {
-      const job = jobs.get(row.job_id)
-      if (job !== undefined) out.push({ execution: executionFromRow(row), job })
-    }
-    return out
+  listPending(scope: PendingScope, limit: number): Promise<readonly ExecutionWithJob[]> {
+    return this.executions.listPending(this.db, scope, limit)
   }
 
   listExecutionsForJob(

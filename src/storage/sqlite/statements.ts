@@ -1,8 +1,6 @@
 /** Every prepared statement of the SQLite store, prepared once at start-up. */
 import type Database from 'better-sqlite3'
-
-const PENDING_ORDER = `CASE e.status WHEN 'IN_PROGRESS' THEN 0 ELSE 1 END, e.queued_at, e.seq`
-const DEVICE_VISIBLE_JOB = `j.status NOT IN ('SCHEDULED', 'DELETION_IN_PROGRESS')`
+import { DEVICE_VISIBLE_JOB, PENDING_ORDER } from '../pending.js'
 
 export type Statements = ReturnType<typeof prepare>
 

@@ -1,0 +1,238 @@
+/**
+ * Execution writes and reads in PostgreSQL: UpdateJobExecution, StartNext, CancelJobExecution and
+ * DeleteJobExecution run through `mutate`/`mutateNext` inside the store's write transaction. The
+ * execution row is locked first (its job read in the same statement) and the job row only by the last
+ * statement, which moves its counters; see docs/decisions.md (PostgreSQL and several nodes).
+ */
+import type { ExecutionDecision } from '../../domain/state-machine.js'
+import type { ExecutionWithJob, Job } from '../../domain/records.js'
+import { isPending, isTerminal } from '../../domain/statuses.js'
+import type { ExecutionDecideInput, ExecutionKey, MutateOutcome, PendingScope } from '../../ports/store.js'
+import type { ExecutionRow, JobRow } from '../rows.js'
+import { COUNT_COLUMN, executionFromRow } from '../rows.js'
+import { DEVICE_VISIBLE_JOB, PENDING_ORDER } from '../pending.js'
+import type { Sql } from './db.js'
+import type { PgEvents } from './events.js'
+import type { PgJobSpecs } from './job-specs.js'
+import type { PgOutbox } from './outbox.js'
+import type { PgCounters } from './parts.js'
+
+export class PgExecutions {
+  constructor(
+    private readonly specs: PgJobSpecs,
+    private readonly outbox: PgOutbox,
+    private readonly events: PgEvents,
+    private readonly counters: PgCounters,
+  ) {}
+
+  /** One execution and its job, read in one statement (so of the same commit). */
+  async get(sql: Sql, key: ExecutionKey): Promise<ExecutionWithJob | undefined> {
+    const { rows } = await sql.query<JobRow & { e: ExecutionRow | null }>(
+      `SELECT j.*, (SELECT row_to_json(e) FROM job_executions e
+                    WHERE e.job_id = j.job_id AND e.thing_name = $2 AND ($3::bigint IS NULL OR e.execution_number = $3)
+                    ORDER BY e.execution_number DESC LIMIT 1) AS e
+       FROM jobs j WHERE j.job_id = $1`,
+      [key.jobId, key.thingName, key.executionNumber ?? null],
+    )
+    const row = rows[0]
+    if (row === undefined || row.e === null) return undefined
+    const { e, ...jobRow } = row
+    return { execution: executionFromRow(e), job: await this.specs.job(sql, jobRow) }
+  }
+
+  /**
+   * Locks one execution row and reads its job in the same statement (the job row is not locked: a
+   * device update takes it only at its end, to move the counters; see apply).
+   */
+  private async lockExecution(
+    sql: Sql,
+    where: string,
+    values: readonly unknown[],
+  ): Promise<{ row: ExecutionRow; job: Job } | undefined> {
+    const { rows } = await sql.query<ExecutionRow & { j: JobRow }>(
+      `SELECT e.*, row_to_json(j.*) AS j FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
+       WHERE ${where} FOR UPDATE OF e`,
+      values,
+    )
+    const found = rows[0]
+    if (found === undefined) return undefined
+    const { j, ...row } = found
+    return { row, job: await this.specs.job(sql, j) }
+  }
+
+  /** Inside a write transaction: one execution, or the latest of the job on the thing. */
+  async mutate(
+    sql: Sql,
+    key: ExecutionKey,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome> {
+    {
+      const locked = await (key.executionNumber === undefined
+        ? this.lockExecution(
+            sql,
+            `e.job_id = $1 AND e.thing_name = $2
+             AND e.execution_number = (SELECT max(execution_number) FROM job_executions
+                                       WHERE job_id = $1 AND thing_name = $2)`,
+            [key.jobId, key.thingName],
+          )
+        : this.lockExecution(sql, 'e.job_id = $1 AND e.thing_name = $2 AND e.execution_number = $3', [
+            key.jobId,
+            key.thingName,
+            key.executionNumber,
+          ]))
+      if (locked !== undefined) return this.apply(sql, locked.row, locked.job, decide)
+      const job = await this.specs.read(sql, key.jobId)
+      return job === undefined ? { kind: 'noJob' } : { kind: 'noExecution', job }
+    }
+  }
+
+  /** Inside a write transaction: the thing's first pending execution, in pending order. */
+  async mutateNext(
+    sql: Sql,
+    scope: PendingScope,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome | undefined> {
+    {
+      for (;;) {
+        const candidate = (await this.pendingRows(sql, scope, 1))[0]
+        if (candidate === undefined) return undefined
+        const locked = await this.lockExecution(sql, 'e.seq = $1', [candidate.seq])
+        // Another node moved it while this one waited for the lock: look again.
+        if (locked === undefined || locked.row.version_number !== candidate.version_number) continue
+        return this.apply(sql, locked.row, locked.job, decide)
+      }
+    }
+  }
+
+  private async pendingRows(sql: Sql, scope: PendingScope, limit: number): Promise<ExecutionRow[]> {
+    return (
+      await sql.query<ExecutionRow>(
+        `SELECT e.* FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
+         WHERE e.thing_name = $1 AND e.namespace_id = $2 AND e.status IN ('QUEUED', 'IN_PROGRESS')
+           AND ${DEVICE_VISIBLE_JOB}
+         ORDER BY ${PENDING_ORDER} LIMIT $3`,
+        [scope.thingName, scope.namespaceId ?? '', limit],
+      )
+    ).rows
+  }
+
+  /**
+   * Runs one decision inside the current transaction, the execution row locked. The job row is locked
+   * only by the last statement, which moves its counters (and returns them, fresh, for the completion
+   * rule): writes to different executions of one job wait for each other only for that statement and
+   * the commit, and a write that changes no status does not touch the job row at all.
+   */
+  private async apply(
+    sql: Sql,
+    row: ExecutionRow,
+    job: Job,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome> {
+    const execution = executionFromRow(row)
+    const decision = decide({ execution, job })
+    const ns = job.namespaceId ?? ''
+    switch (decision.kind) {
+      case 'reject':
+        throw decision.error
+      case 'unchanged':
+        return { kind: 'unchanged', execution, job }
+      case 'write': {
+        const n = decision.next
+        const moved = n.status !== execution.status
+        const pendingChanged = moved && (isPending(n.status) || isPending(execution.status))
+        const values: unknown[] = [
+          n.status,
+          n.forceCanceled ? 1 : 0,
+          JSON.stringify(n.statusDetails),
+          n.startedAtMs ?? null,
+          n.lastUpdatedAtMs,
+          n.versionNumber,
+          n.inProgressDeadlineMs ?? null,
+          n.stepDeadlineMs ?? null,
+          row.seq,
+          row.version_number,
+        ]
+        const update = `UPDATE job_executions SET status = $1, force_canceled = $2, status_details = $3,
+            started_at = $4, last_updated_at = $5, version_number = $6, in_progress_deadline = $7,
+            step_deadline = $8
+          WHERE seq = $9 AND version_number = $10 RETURNING seq`
+        let nextJob = job
+        if (!moved) {
+          if ((await sql.query(update, values)).rowCount !== 1)
+            throw new Error('execution changed under its lock')
+        } else {
+          const outbox =
+            this.outbox.enabled && pendingChanged
+              ? `, o AS (INSERT INTO outbox (thing_name, namespace_id, set_changed) SELECT $12, $13, $14 FROM u)`
+              : ''
+          const from = COUNT_COLUMN[execution.status]
+          const to = COUNT_COLUMN[n.status]
+          const { rows } = await sql.query<JobRow>(
+            `WITH u AS (${update})${outbox}
+             UPDATE jobs SET ${from} = ${from} - 1, ${to} = ${to} + 1
+             WHERE job_id = $11 AND EXISTS (SELECT 1 FROM u) RETURNING *`,
+            [
+              ...values,
+              job.jobId,
+              ...(outbox === ''
+                ? []
+                : [n.thingName, ns, isPending(n.status) !== isPending(execution.status) ? 1 : 0]),
+            ],
+          )
+          const jobRow = rows[0]
+          if (jobRow === undefined) throw new Error('execution changed under its lock')
+          // [spec: jobs-device-api#5.2] an execution event for every terminal status reached
+          if (isTerminal(n.status)) await this.events.reached(sql, row.seq, n.lastUpdatedAtMs)
+          nextJob = await this.counters.completeIfDone(
+            sql,
+            job.jobId,
+            n.lastUpdatedAtMs,
+            await this.specs.job(sql, jobRow),
+          )
+        }
+        return { kind: 'written', execution: n, job: nextJob }
+      }
+      case 'delete': {
+        // [spec: delete-job-execution#4] the event carries the status at deletion [open-question 49]
+        await this.events.deleting(sql, row.seq, decision.atMs)
+        // A terminal execution's deletion changes no pending list. [spec: delete-job-execution#4]
+        const outbox =
+          this.outbox.enabled && isPending(execution.status)
+            ? `, o AS (INSERT INTO outbox (thing_name, namespace_id, set_changed) SELECT $4, $5, 1 FROM d)`
+            : ''
+        const column = COUNT_COLUMN[execution.status]
+        const { rows } = await sql.query<JobRow>(
+          `WITH d AS (DELETE FROM job_executions WHERE seq = $1 AND version_number = $2 RETURNING seq)${outbox}
+           UPDATE jobs SET ${column} = ${column} - 1 WHERE job_id = $3 AND EXISTS (SELECT 1 FROM d) RETURNING *`,
+          [row.seq, row.version_number, job.jobId, ...(outbox === '' ? [] : [execution.thingName, ns])],
+        )
+        const jobRow = rows[0]
+        if (jobRow === undefined) throw new Error('execution changed under its lock')
+        const nextJob = await this.counters.completeIfDone(
+          sql,
+          job.jobId,
+          decision.atMs,
+          await this.specs.job(sql, jobRow),
+        )
+        return { kind: 'deleted', execution, job: nextJob }
+      }
+    }
+  }
+
+  /** Pending executions in pending order, at most `limit`, with their jobs. */
+  async listPending(sql: Sql, scope: PendingScope, limit: number): Promise<ExecutionWithJob[]> {
+    const rows = await this.pendingRows(sql, scope, limit)
+    if (rows.length === 0) return []
+    const jobIds = [...new Set(rows.map((r) => r.job_id))]
+    const { rows: jobRows } = await sql.query<JobRow>('SELECT * FROM jobs WHERE job_id = ANY($1::text[])', [
+      jobIds,
+    ])
+    const jobs = new Map((await this.specs.jobs(sql, jobRows)).map((j) => [j.jobId, j]))
+    const out: ExecutionWithJob[] = []
+    for (const row of rows) {
+      const job = jobs.get(row.job_id)
+      if (job !== undefined) out.push({ execution: executionFromRow(row), job })
+    }
+    return out
+  }
+}
