@@ -1,6 +1,7 @@
 /** Row types of the store schema (SQLite and PostgreSQL share the names) and their mapping to domain records. */
 import type { Execution, ExecutionCounts, Job, Thing } from '../domain/records.js'
 import type { ExecutionStatus, JobStatus, TargetSelection } from '../domain/statuses.js'
+import type { ThingGroup } from '../domain/thing-groups.js'
 import type {
   EventRow,
   ExecutionEventFacts,
@@ -191,4 +192,40 @@ export function eventFromRow(r: EventOutboxRow): EventRow {
         operation: r.operation as ExecutionEventOperation,
         execution: JSON.parse(r.facts) as ExecutionEventFacts,
       }
+}
+
+/** The kind (`thing`, `thinggroup`) and name a job target's ARN names: the job_targets columns. */
+export function targetOf(arn: string): { kind: string; name: string } {
+  const slash = arn.lastIndexOf('/')
+  return { kind: arn.slice(arn.lastIndexOf(':', slash) + 1, slash), name: arn.slice(slash + 1) }
+}
+
+export interface ThingGroupRow {
+  group_name: string
+  group_id: string
+  parent_name: string | null
+  depth: number
+  properties: string
+  tags: string | null
+  version: number
+  created_at: number
+}
+
+export function groupFromRow(r: ThingGroupRow): ThingGroup {
+  return {
+    thingGroupName: r.group_name,
+    thingGroupId: r.group_id,
+    ...(r.parent_name === null ? {} : { parentGroupName: r.parent_name }),
+    depth: r.depth,
+    properties: JSON.parse(r.properties) as Record<string, unknown>,
+    ...(r.tags === null ? {} : { tags: JSON.parse(r.tags) as Record<string, unknown>[] }),
+    version: r.version,
+    createdAtMs: r.created_at,
+  }
+}
+
+/** Which event families are recorded. [spec: jobs-device-api#5] both off by default */
+export interface EventFamilies {
+  readonly job: boolean
+  readonly jobExecution: boolean
 }

@@ -5,7 +5,7 @@
  */
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { EventRow, JobEventOperation } from '../../ports/store.js'
-import type { EventFamilies } from '../sqlite/events.js'
+import type { EventFamilies } from '../rows.js'
 import type { Sql } from './db.js'
 import type { EventOutboxRow } from '../rows.js'
 import { eventFromRow } from '../rows.js'

@@ -12,9 +12,9 @@
  */
 import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
 import type { GroupFilter, MembershipDecision, Memberships, Page, PageRequest } from '../../ports/store.js'
-import type { ThingGroupRow } from '../sqlite/groups.js'
-import { groupFromRow } from '../sqlite/groups.js'
-import { pageOf } from '../sqlite/listings.js'
+import type { ThingGroupRow } from '../rows.js'
+import { groupFromRow } from '../rows.js'
+import { pageOf } from '../listing.js'
 import type { Sql } from './db.js'
 import type { PgEvents } from './events.js'
 import type { PgOutbox } from './outbox.js'

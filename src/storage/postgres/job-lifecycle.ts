@@ -9,6 +9,7 @@ import type { Job } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { MissingTargetNames } from '../../ports/store.js'
 import type { JobRow } from '../rows.js'
+import { targetOf } from '../rows.js'
 import type { Sql } from './db.js'
 import { LostRace } from './db.js'
 import type { PgEvents } from './events.js'
@@ -253,9 +254,9 @@ export async function insertTargets(sql: Sql, jobId: string, arns: readonly stri
   const kinds: string[] = []
   const names: string[] = []
   for (const arn of unique) {
-    const slash = arn.lastIndexOf('/')
-    kinds.push(arn.slice(arn.lastIndexOf(':', slash) + 1, slash))
-    names.push(arn.slice(slash + 1))
+    const { kind, name } = targetOf(arn)
+    kinds.push(kind)
+    names.push(name)
   }
   await sql.query(
     `INSERT INTO job_targets (job_id, target_arn, target_kind, target_name)

@@ -40,7 +40,7 @@ import type {
   ThingDecision,
   ThingFilter,
 } from '../../ports/store.js'
-import type { EventFamilies } from '../sqlite/events.js'
+import type { EventFamilies } from '../rows.js'
 import type { ThingRow } from '../rows.js'
 import { COUNT_COLUMN, thingFromRow } from '../rows.js'
 import type { PgOptions, Sql } from './db.js'

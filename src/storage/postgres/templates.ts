@@ -4,7 +4,7 @@
  */
 import type { JobTemplate } from '../../domain/templates.js'
 import type { Page, PageRequest } from '../../ports/store.js'
-import { pageOf } from '../sqlite/listings.js'
+import { pageOf } from '../listing.js'
 import type { Sql } from './db.js'
 
 export class PgTemplates {

@@ -12,12 +12,7 @@ import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { EventRow, JobEventOperation } from '../../ports/store.js'
 import type { EventOutboxRow } from '../rows.js'
 import { eventFromRow } from '../rows.js'
-
-/** Which event families are recorded. [spec: jobs-device-api#5] both off by default */
-export interface EventFamilies {
-  readonly job: boolean
-  readonly jobExecution: boolean
-}
+import type { EventFamilies } from '../rows.js'
 
 /**
  * A random (version 4) UUID computed by SQLite for each row, so that set-based inserts give every

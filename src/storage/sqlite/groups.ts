@@ -7,33 +7,11 @@ import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-g
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { GroupFilter, MembershipDecision, Memberships, Page, PageRequest } from '../../ports/store.js'
 import type { EventOutbox } from './events.js'
-import { pageOf } from './listings.js'
+import { pageOf } from '../listing.js'
 import type { Outbox } from './outbox.js'
 import type { Statements } from './statements.js'
-
-export interface ThingGroupRow {
-  group_name: string
-  group_id: string
-  parent_name: string | null
-  depth: number
-  properties: string
-  tags: string | null
-  version: number
-  created_at: number
-}
-
-export function groupFromRow(r: ThingGroupRow): ThingGroup {
-  return {
-    thingGroupName: r.group_name,
-    thingGroupId: r.group_id,
-    ...(r.parent_name === null ? {} : { parentGroupName: r.parent_name }),
-    depth: r.depth,
-    properties: JSON.parse(r.properties) as Record<string, unknown>,
-    ...(r.tags === null ? {} : { tags: JSON.parse(r.tags) as Record<string, unknown>[] }),
-    version: r.version,
-    createdAtMs: r.created_at,
-  }
-}
+import type { ThingGroupRow } from '../rows.js'
+import { groupFromRow } from '../rows.js'
 
 /** Counter and completion upkeep owned by the store, lent to the membership rules. */
 export interface CounterUpkeep {

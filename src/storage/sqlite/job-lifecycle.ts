@@ -10,6 +10,7 @@ import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { EventOutbox } from './events.js'
 import type { CounterUpkeep } from './groups.js'
 import type { JobRow } from '../rows.js'
+import { targetOf } from '../rows.js'
 import type { Outbox } from './outbox.js'
 import type { Statements } from './statements.js'
 import type { JobSpecs } from './job-specs.js'
@@ -167,9 +168,8 @@ export function missingTargets(
 
 /** One row of job_targets, with the kind and name parsed from the ARN. */
 export function insertTarget(s: Statements, jobId: string, arn: string): void {
-  const slash = arn.lastIndexOf('/')
-  const kind = arn.slice(arn.lastIndexOf(':', slash) + 1, slash)
-  s.insertTarget.run(jobId, arn, kind, arn.slice(slash + 1))
+  const { kind, name } = targetOf(arn)
+  s.insertTarget.run(jobId, arn, kind, name)
 }
 
 function prepareJobStatements(db: Database.Database) {

@@ -12,12 +12,8 @@ import type { JobSpecs } from './job-specs.js'
 import type { ExecutionRow, JobRow, ThingRow } from '../rows.js'
 import { executionFromRow, thingFromRow } from '../rows.js'
 import type { Statements } from './statements.js'
-
-export interface ExecutionsOfThingFilter {
-  readonly status?: ExecutionStatus | undefined
-  readonly jobId?: string | undefined
-  readonly namespaceId?: string | undefined
-}
+import type { ExecutionsOfThingFilter } from '../listing.js'
+import { pageOf } from '../listing.js'
 
 export class Listings {
   constructor(
@@ -138,12 +134,4 @@ export class Listings {
       JSON.stringify([e.queuedAtMs, e.jobId, e.executionNumber]),
     )
   }
-}
-
-/** The first `limit` rows, and the key of the last one when more follow (the store reads limit + 1). */
-export function pageOf<T>(rows: readonly T[], limit: number, cursor: (item: T) => string): Page<T> {
-  if (rows.length <= limit) return { items: rows }
-  const items = rows.slice(0, limit)
-  const last = items[items.length - 1]
-  return last === undefined ? { items } : { items, after: cursor(last) }
 }

@@ -42,7 +42,7 @@ import type {
 } from '../../ports/store.js'
 import { Checkpointer } from './checkpointer.js'
 import { Outbox } from './outbox.js'
-import type { EventFamilies } from './events.js'
+import type { EventFamilies } from '../rows.js'
 import { EventOutbox } from './events.js'
 import { GroupCommitter } from './group-commit.js'
 import { GroupTables } from './groups.js'
@@ -54,7 +54,7 @@ import { prepare } from './statements.js'
 import type { ExecutionRow, JobRow, ThingRow } from '../rows.js'
 import { COUNT_COLUMN, executionFromRow, thingFromRow } from '../rows.js'
 import { JobSpecs } from './job-specs.js'
-import type { ExecutionsOfThingFilter } from './listings.js'
+import type { ExecutionsOfThingFilter } from '../listing.js'
 import { Listings } from './listings.js'
 
 export interface SqliteStoreOptions {

@@ -1,6 +1,6 @@
 /** Job templates in SQLite: one row each, the template as JSON. */
 import type Database from 'better-sqlite3'
-import { pageOf } from './listings.js'
+import { pageOf } from '../listing.js'
 import type { JobTemplate } from '../../domain/templates.js'
 import type { Page, PageRequest } from '../../ports/store.js'
 
