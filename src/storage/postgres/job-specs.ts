@@ -5,21 +5,14 @@
  * rollback: a node that finds another version in the hot row (another node changed the spec) reloads.
  */
 import type { Job } from '../../domain/records.js'
-import type { JobBody, JobRow } from '../rows.js'
+import type { JobRow } from '../rows.js'
 import { jobBody, jobFromParts } from '../rows.js'
+import type { Spec } from '../spec-cache.js'
+import { SpecCache } from '../spec-cache.js'
 import type { Sql } from './db.js'
 
-const CACHE_ENTRIES = 512
-
-interface Spec {
-  readonly version: number
-  readonly document: string
-  readonly body: JobBody
-  readonly json: string
-}
-
 export class PgJobSpecs {
-  private readonly cache = new Map<string, Spec>()
+  private readonly cache = new SpecCache()
 
   /** Inserts the spec of a new job; resolves the version to store in its hot row. */
   async insert(sql: Sql, job: Job): Promise<number> {
@@ -62,7 +55,7 @@ export class PgJobSpecs {
 
   /** Jobs of many hot rows (one query for the specs not cached). */
   async jobs(sql: Sql, rows: readonly JobRow[]): Promise<Job[]> {
-    const missing = rows.filter((r) => this.cache.get(r.job_id)?.version !== r.spec_version)
+    const missing = rows.filter((r) => this.cache.get(r.job_id, r.spec_version) === undefined)
     if (missing.length > 0) {
       const { rows: stored } = await sql.query<{ job_id: string; document: string; body: string }>(
         'SELECT job_id, document, body FROM job_specs WHERE job_id = ANY($1::text[])',
@@ -71,39 +64,26 @@ export class PgJobSpecs {
       const byId = new Map(stored.map((s) => [s.job_id, s]))
       for (const r of missing) {
         const s = byId.get(r.job_id)
-        if (s !== undefined) this.remember(r.job_id, r.spec_version, s.document, s.body)
+        if (s !== undefined) this.cache.put(r.job_id, r.spec_version, s.document, s.body)
       }
     }
     const out: Job[] = []
     for (const r of rows) {
-      const spec = this.cache.get(r.job_id)
-      if (spec !== undefined && spec.version === r.spec_version)
-        out.push(jobFromParts(r, spec.document, spec.body))
-      else out.push(await this.job(sql, r))
+      const spec = this.cache.get(r.job_id, r.spec_version)
+      out.push(spec === undefined ? await this.job(sql, r) : jobFromParts(r, spec.document, spec.body))
     }
     return out
   }
 
   private async load(sql: Sql, row: JobRow): Promise<Spec> {
-    const cached = this.cache.get(row.job_id)
-    if (cached !== undefined && cached.version === row.spec_version) return cached
+    const cached = this.cache.get(row.job_id, row.spec_version)
+    if (cached !== undefined) return cached
     const { rows } = await sql.query<{ document: string; body: string }>(
       'SELECT document, body FROM job_specs WHERE job_id = $1',
       [row.job_id],
     )
     const stored = rows[0]
     if (stored === undefined) throw new Error(`job ${row.job_id} has no spec row`)
-    return this.remember(row.job_id, row.spec_version, stored.document, stored.body)
-  }
-
-  private remember(jobId: string, version: number, document: string, json: string): Spec {
-    const spec: Spec = { version, document, body: JSON.parse(json) as JobBody, json }
-    this.cache.delete(jobId)
-    this.cache.set(jobId, spec)
-    if (this.cache.size > CACHE_ENTRIES) {
-      const oldest = this.cache.keys().next().value
-      if (oldest !== undefined) this.cache.delete(oldest)
-    }
-    return spec
+    return this.cache.put(row.job_id, row.spec_version, stored.document, stored.body)
   }
 }

@@ -10,22 +10,13 @@
  */
 import type Database from 'better-sqlite3'
 import type { Job } from '../../domain/records.js'
-import type { JobBody, JobRow } from '../rows.js'
+import type { JobRow } from '../rows.js'
 import { jobBody, jobFromParts } from '../rows.js'
-
-/** Enough for every job a fleet works on at once; the oldest entry goes first. */
-const CACHE_ENTRIES = 512
-
-interface Spec {
-  readonly version: number
-  readonly document: string
-  readonly body: JobBody
-  /** The stored JSON, to tell whether a write changes it. */
-  readonly json: string
-}
+import type { Spec } from '../spec-cache.js'
+import { SpecCache } from '../spec-cache.js'
 
 export class JobSpecs {
-  private readonly cache = new Map<string, Spec>()
+  private readonly cache = new SpecCache()
   private lastVersion: number
   private readonly s
 
@@ -72,22 +63,10 @@ export class JobSpecs {
   }
 
   private load(row: JobRow): Spec {
-    const cached = this.cache.get(row.job_id)
-    if (cached !== undefined && cached.version === row.spec_version) return cached
+    const cached = this.cache.get(row.job_id, row.spec_version)
+    if (cached !== undefined) return cached
     const stored = this.s.get.get(row.job_id) as { document: string; body: string } | undefined
     if (stored === undefined) throw new Error(`job ${row.job_id} has no spec row`)
-    const spec: Spec = {
-      version: row.spec_version,
-      document: stored.document,
-      body: JSON.parse(stored.body) as JobBody,
-      json: stored.body,
-    }
-    this.cache.delete(row.job_id)
-    this.cache.set(row.job_id, spec)
-    if (this.cache.size > CACHE_ENTRIES) {
-      const oldest = this.cache.keys().next().value
-      if (oldest !== undefined) this.cache.delete(oldest)
-    }
-    return spec
+    return this.cache.put(row.job_id, row.spec_version, stored.document, stored.body)
   }
 }
