@@ -129,9 +129,9 @@ export class PgDb {
           },
         }
         const result = await work(sql)
+        // NOTIFY in the COMMIT's round trip (one simple query; it is delivered at commit).
         const channels = notify?.() ?? []
-        for (const channel of channels) await client.query(`NOTIFY ${channel}`)
-        await client.query('COMMIT')
+        await client.query([...channels.map((channel) => `NOTIFY ${channel}`), 'COMMIT'].join('; '))
         return result
       } catch (error) {
         try {

@@ -134,8 +134,9 @@ export class PgStore implements Store {
 
   /** One write transaction; other nodes hear of it when it may have left work for the dispatchers. */
   private async write<T>(work: (sql: Sql) => Promise<T>, always = false): Promise<T> {
+    // The lease holder hears its own commits through `committed`; only the others notify it.
     const result = await this.db.tx(work, () =>
-      always || this.outbox.enabled || this.events.enabled ? [this.lease.channel] : [],
+      !this.lease.held && (always || this.outbox.enabled || this.events.enabled) ? [this.lease.channel] : [],
     )
     this.committed()
     return result
