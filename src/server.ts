@@ -205,6 +205,10 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         embedded.attachWebSocket(main)
         broker = embedded
       } else {
+        // Several nodes on one database: only the lease holder takes device requests, so each request
+        // is answered once (Mosquitto gives no $-topics to shared subscriptions; docs/deployment.md).
+        const requestsByLease =
+          lease !== undefined && config.mqtt.sharedGroup === undefined ? lease : undefined
         const external = await ExternalBroker.connect({
           url: config.mqtt.url,
           sharedGroup: config.mqtt.sharedGroup,
@@ -213,16 +217,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
             .update(config.database === undefined ? '' : `${config.host}:${config.port}`)
             .digest('hex')
             .slice(0, 16)}`,
-          // Several nodes on one database: only the lease holder takes device requests, so each request
-          // is answered once (Mosquitto gives no $-topics to shared subscriptions; docs/deployment.md).
-          serveRequests: lease === undefined || config.mqtt.sharedGroup !== undefined ? true : lease.held,
+          serveRequests: requestsByLease?.held ?? true,
         })
-        if (lease !== undefined && config.mqtt.sharedGroup === undefined)
-          lease.onChange((held) => {
-            external.serveRequests(held).catch((error: unknown) => {
-              logger.warn({ err: error }, 'changing the device request subscription failed')
-            })
+        requestsByLease?.onChange((held) => {
+          external.serveRequests(held).catch((error: unknown) => {
+            logger.warn({ err: error }, 'changing the device request subscription failed')
           })
+        })
         broker = external
       }
       const service = new DeviceMqttService(

@@ -90,11 +90,6 @@ export class ExternalBroker implements MqttTransport {
     else await this.client.unsubscribeAsync(this.filter)
   }
 
-  /** Whether this node takes device requests now. */
-  get servesRequests(): boolean {
-    return this.serving
-  }
-
   onMessage(handler: (topic: string, payload: Buffer, qos: 0 | 1 | 2) => void): void {
     this.handlers.push(handler)
   }

@@ -123,11 +123,6 @@ export class PgStore implements Store {
     return store
   }
 
-  /** Whether this node does the background work now (it holds the lease). */
-  get isLeader(): boolean {
-    return this.lease.held
-  }
-
   private committed(): void {
     for (const listener of this.commitListeners) listener()
   }
