@@ -42,9 +42,26 @@ if (files.length === 0) {
 console.log(
   `# store: ${store}${store === 'postgres' ? ` (${process.env.FLEETJOBS_TEST_DATABASE_URL ?? 'postgres://127.0.0.1:5432/test'})` : ''}`,
 )
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files],
-  { stdio: 'inherit', env },
+// Files whose servers answer every device request on the machine's shared MQTT broker (127.0.0.1:1883):
+// two of them at once would answer each other's devices, so they run one at a time, after the rest.
+const sharedBroker = [
+  join('test', 'mqtt', 'external-mosquitto.test.ts'),
+  join('test', 'multinode', 'two-nodes.test.ts'),
+]
+const run = (list, concurrency) =>
+  list.length === 0
+    ? 0
+    : (spawnSync(
+        process.execPath,
+        ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=120000', ...list],
+        { stdio: 'inherit', env },
+      ).status ?? 1)
+const parallel = run(
+  files.filter((f) => !sharedBroker.includes(f)),
+  2,
 )
-process.exit(result.status ?? 1)
+const serial = run(
+  files.filter((f) => sharedBroker.includes(f)),
+  1,
+)
+process.exit(parallel !== 0 ? parallel : serial)
