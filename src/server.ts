@@ -25,6 +25,8 @@ import { ExternalBroker } from './mqtt/external-broker.js'
 import type { MqttTransport } from './mqtt/transport.js'
 import type { RateLimit } from './app/throttle.js'
 import { JobDeletionWorker } from './schedulers/job-deletion.js'
+import { TimeDrivenWork } from './schedulers/time-driven.js'
+import { VirtualClock } from './schedulers/virtual-clock.js'
 import { SqliteStore } from './storage/sqlite/sqlite-store.js'
 import { PgStore } from './storage/postgres/pg-store.js'
 import type { PgStoreOptions } from './storage/postgres/pg-store.js'
@@ -43,6 +45,12 @@ export interface ServerConfig {
   readonly rateLimit?: { readonly controlPlane?: RateLimit; readonly dataPlane?: RateLimit } | undefined
   readonly settings?: Partial<AppSettings> | undefined
   readonly clock?: Clock | undefined
+  /**
+   * `virtual`: a clock that stands still and moves only through the test API (`--clock virtual`), from
+   * `clockStartMs` (default: the real time at start-up). [spec: test-clock#1]
+   */
+  readonly clockMode?: 'system' | 'virtual' | undefined
+  readonly clockStartMs?: number | undefined
   readonly logger?: Logger | undefined
   /** The embedded MQTT broker; undefined turns MQTT off. */
   readonly mqtt?: MqttConfig | undefined
@@ -119,6 +127,7 @@ export interface RunningServer {
   /** Background workers, exposed so tests can wait for them. */
   readonly workers: {
     readonly jobDeletion: JobDeletionWorker
+    readonly time: TimeDrivenWork
     readonly notifications?: NotificationDispatcher
     readonly events?: EventDispatcher
   }
@@ -142,10 +151,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     job: config.mqtt !== undefined && config.events?.job === true,
     jobExecution: config.mqtt !== undefined && config.events?.jobExecution === true,
   }
+  const virtualClock =
+    config.clockMode === 'virtual' ? new VirtualClock(config.clockStartMs ?? Date.now()) : undefined
+  const clock: Clock = virtualClock ?? config.clock ?? systemClock
   const storeOptions = {
     notifications: config.mqtt !== undefined,
     events: eventFamilies,
-    clock: config.clock ?? systemClock,
+    clock,
   }
   const store: Store =
     config.database === undefined
@@ -155,12 +167,23 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const jobDeletion = new JobDeletionWorker(store, (error) =>
     logger.error({ err: error }, 'job deletion failed'),
   )
+  const timeWork = new TimeDrivenWork(store, clock, (error) =>
+    logger.error({ err: error }, 'time-driven work failed; will try again'),
+  )
   const context: AppContext = {
     store,
-    clock: config.clock ?? systemClock,
+    clock,
     scope: { region: config.region, accountId: config.accountId },
     settings: { ...DEFAULT_SETTINGS, ...config.settings },
     wake: () => jobDeletion.wake(),
+    time: {
+      mode: virtualClock === undefined ? 'system' : 'virtual',
+      settleDue: () => timeWork.settleNow(),
+      advanceTo: (targetMs) =>
+        virtualClock === undefined
+          ? Promise.reject(new Error('the clock is not virtual'))
+          : timeWork.advanceTo(virtualClock, targetMs),
+    },
   }
   const models = loadServedModels()
   const handlers = createRequestHandlers(
@@ -259,6 +282,20 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     const url = urlOf(config.host, main)
     // Deletions a stopped process left unfinished. [spec: jobs-control-plane#deletejob]
     jobDeletion.wake()
+    // Time-driven work: in system mode a timer for the earliest due instant (with several nodes, on the
+    // lease holder only: each effect once); in virtual mode only what an advance asks, plus whatever a
+    // restart finds already due. [spec: test-clock] [spec: state-machines#4]
+    if (virtualClock !== undefined) {
+      await timeWork.settleNow()
+    } else if (lease === undefined) {
+      timeWork.start()
+    } else {
+      if (lease.held) timeWork.start()
+      lease.onChange((held) => {
+        if (held) timeWork.start()
+        else void timeWork.stop()
+      })
+    }
     // On PostgreSQL another node may start a deletion, or this node may take over the lease.
     if (lease !== undefined) {
       lease.onWake(() => jobDeletion.wake())
@@ -280,6 +317,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       notices,
       workers: {
         jobDeletion,
+        time: timeWork,
         ...(mqtt === undefined ? {} : { notifications: mqtt.notifications }),
         ...(mqtt?.events === undefined ? {} : { events: mqtt.events }),
       },
@@ -291,6 +329,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           await mqtt.events?.stop()
           await mqtt.broker.close()
         }
+        await timeWork.stop()
         await jobDeletion.stop()
         await store.close()
       },

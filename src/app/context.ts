@@ -43,4 +43,15 @@ export interface AppContext {
   readonly settings: AppSettings
   /** Tells a background worker that it has work (after the commit that created it). */
   readonly wake: (worker: 'jobDeletion') => void
+  /** The time-driven work and the clock's mode. [spec: test-clock] */
+  readonly time: TimeControl
+}
+
+/** What the use cases may ask of the time-driven work. */
+export interface TimeControl {
+  readonly mode: 'system' | 'virtual'
+  /** Applies what is due now: a request met an execution past its deadline before the sweep did. */
+  settleDue(): Promise<void>
+  /** Virtual mode: moves the clock to `targetMs`, applying every effect due on the way, in time order. */
+  advanceTo(targetMs: number): Promise<void>
 }

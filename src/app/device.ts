@@ -5,7 +5,7 @@
 import { ServiceError, notFound } from '../domain/errors.js'
 import { checkStatusDetails, checkStepTimeout } from '../domain/job-config.js'
 import type { ExecutionWithJob, StatusDetails } from '../domain/records.js'
-import { decideDeviceUpdate, decideStartNext } from '../domain/state-machine.js'
+import { OverdueExecution, decideDeviceUpdate, decideStartNext } from '../domain/state-machine.js'
 import type { ExecutionStatus } from '../domain/statuses.js'
 import { isPending, isTerminal } from '../domain/statuses.js'
 import type { AppContext } from './context.js'
@@ -106,7 +106,7 @@ export async function updateJobExecution(
 ): Promise<ExecutionWithJob> {
   checkStatusDetails(input.statusDetails)
   checkStepTimeout(input.stepTimeoutInMinutes, true)
-  const nowMs = ctx.clock.nowMs()
+  let nowMs = ctx.clock.nowMs()
   // [open-question 35] The thing check costs a read before every update, but a pending execution's
   // thing exists (DeleteThing removes them in its own transaction): only the other cases check first.
   let thingChecked = false
@@ -118,14 +118,24 @@ export async function updateJobExecution(
       }
       return decideDeviceUpdate(execution, job, input, nowMs)
     })
-  let outcome: Awaited<ReturnType<typeof update>>
-  try {
-    outcome = await update()
-  } catch (error) {
-    if (!(error instanceof CheckThingFirst)) throw error
-    await requireThing(ctx, input.thingName)
-    thingChecked = true
-    outcome = await update()
+  let outcome: Awaited<ReturnType<typeof update>> | undefined
+  // At most: the thing check, then the sweep of a deadline that passed, then the update itself.
+  for (let attempt = 0; outcome === undefined; attempt += 1) {
+    try {
+      outcome = await update()
+    } catch (error) {
+      if (error instanceof CheckThingFirst && !thingChecked) {
+        await requireThing(ctx, input.thingName)
+        thingChecked = true
+      } else if (error instanceof OverdueExecution && attempt < 3) {
+        // [spec: state-machines#4] the deadline passed before the sweep got there (system mode):
+        // apply it now, so the device is answered about a TIMED_OUT execution.
+        await ctx.time.settleDue()
+        nowMs = ctx.clock.nowMs()
+      } else {
+        throw error
+      }
+    }
   }
   if (!thingChecked && (outcome.kind === 'noJob' || outcome.kind === 'noExecution'))
     await requireThing(ctx, input.thingName)

@@ -15,7 +15,9 @@ import {
   checkTimeoutConfig,
 } from '../domain/job-config.js'
 import type { Job, JsonObject } from '../domain/records.js'
-import { zeroCounts } from '../domain/records.js'
+import { ROLLOUT_DONE, ROLLOUT_NOT_STARTED, zeroCounts } from '../domain/records.js'
+import { scheduleOf } from '../domain/job-schedule.js'
+import { windowStateAt } from '../domain/maintenance-windows.js'
 import type { JobStatus, TargetSelection } from '../domain/statuses.js'
 import type { AppContext } from './context.js'
 import { templateOf } from './templates.js'
@@ -92,7 +94,13 @@ export async function createJob(
   }
   const { template, document, rawDocument } = source
 
-  const status: JobStatus = startMs !== undefined && startMs > nowMs ? 'SCHEDULED' : 'IN_PROGRESS'
+  // [spec: state-machines#1] SCHEDULED until startTime, and with maintenance windows until one is open.
+  const scheduling = schedulingWithTemplateWindows(input.schedulingConfig, template)
+  const windows = scheduleOf(scheduling === undefined ? {} : { schedulingConfig: scheduling }).windows
+  const waits =
+    (startMs !== undefined && startMs > nowMs) ||
+    (windows !== undefined && !windowStateAt(windows, nowMs).open)
+  const status: JobStatus = waits ? 'SCHEDULED' : 'IN_PROGRESS'
   const job: Job = {
     ...defined({
       namespaceId: input.namespaceId,
@@ -107,7 +115,7 @@ export async function createJob(
       jobTemplateArn: input.jobTemplateArn,
       documentParameters: input.documentParameters,
       rawDocument,
-      schedulingConfig: input.schedulingConfig,
+      schedulingConfig: scheduling,
       tags: input.tags,
       destinationPackageVersions: input.destinationPackageVersions,
     }),
@@ -120,6 +128,7 @@ export async function createJob(
     createdAtMs: nowMs,
     lastUpdatedAtMs: nowMs,
     counts: zeroCounts(),
+    rollout: waits ? ROLLOUT_NOT_STARTED : ROLLOUT_DONE,
   }
   const outcome = await ctx.store.createJob(job, { thingNames, groupNames })
   const arn = jobArn(ctx.scope, input.jobId)
@@ -135,6 +144,19 @@ export async function createJob(
     case 'created':
       return { jobArn: arn, jobId: input.jobId, ...defined({ description: outcome.job.description }) }
   }
+}
+
+/**
+ * A template's maintenance windows apply to a job made from it unless the request's schedulingConfig
+ * names its own (the same rule as the other configurations a template carries).
+ */
+function schedulingWithTemplateWindows(
+  scheduling: JsonObject | undefined,
+  template: JobTemplate | undefined,
+): JsonObject | undefined {
+  const windows = template?.maintenanceWindows
+  if (windows === undefined || scheduling?.['maintenanceWindows'] !== undefined) return scheduling
+  return { ...scheduling, maintenanceWindows: windows }
 }
 
 interface DocumentSource {

@@ -2,6 +2,7 @@
  * Job templates: CreateJobTemplate, DescribeJobTemplate, ListJobTemplates, DeleteJobTemplate.
  * [spec: jobs-control-plane#createjobtemplate]
  */
+import { checkMaintenanceWindows } from '../domain/maintenance-windows.js'
 import { jobTemplateArn } from '../domain/arns.js'
 import { ServiceError, invalidRequest, notFound } from '../domain/errors.js'
 import {
@@ -51,9 +52,7 @@ export async function createJobTemplate(
   checkTimeoutConfig(input.timeoutConfig)
   checkRetryConfig(input.jobExecutionsRetryConfig)
   checkTags(input.tags)
-  if (input.maintenanceWindows !== undefined) {
-    throw invalidRequest('maintenanceWindows is not supported by this service')
-  }
+  if (input.maintenanceWindows !== undefined) checkMaintenanceWindows(input.maintenanceWindows)
   if ((input.destinationPackageVersions?.length ?? 0) > MAX_DESTINATION_PACKAGE_VERSIONS) {
     throw invalidRequest(
       `destinationPackageVersions may hold at most ${MAX_DESTINATION_PACKAGE_VERSIONS} ARNs`,
@@ -89,6 +88,7 @@ export async function createJobTemplate(
     description: input.description,
     ...(document === undefined ? {} : { document }),
     ...(input.tags === undefined ? {} : { tags: input.tags }),
+    ...(input.maintenanceWindows === undefined ? {} : { maintenanceWindows: input.maintenanceWindows }),
     ...(input.destinationPackageVersions === undefined
       ? {}
       : { destinationPackageVersions: input.destinationPackageVersions }),

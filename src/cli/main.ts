@@ -43,6 +43,14 @@ function eventFamilies(value: string): EventsConfig {
   return { job: names.includes('job'), jobExecution: names.includes('jobExecution') }
 }
 
+/** An ISO-8601 date and time (`2030-01-31T12:00:00Z`) as epoch milliseconds. [spec: test-clock#1] */
+function isoTime(value: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}(T|$)/.test(value) ? Date.parse(value) : Number.NaN
+  if (Number.isNaN(ms))
+    throw new InvalidArgumentError('must be an ISO-8601 time such as 2030-01-31T12:00:00Z')
+  return ms
+}
+
 const opt = (flags: string, description: string, env: string) =>
   new Option(flags, description).env(`FLEETJOBS_${env}`)
 
@@ -160,6 +168,22 @@ program
   )
   .addOption(authSecretOption())
   .addOption(
+    opt(
+      '--clock <mode>',
+      'system: the machine clock; virtual: a clock that moves only through POST /_fleetjobs/clock/advance (tests)',
+      'CLOCK',
+    )
+      .choices(['system', 'virtual'])
+      .default('system'),
+  )
+  .addOption(
+    opt(
+      '--clock-start <time>',
+      'with --clock virtual: the start time, ISO-8601 (default: the real time at start-up)',
+      'CLOCK_START',
+    ).argParser(isoTime),
+  )
+  .addOption(
     opt('--max-targets-per-job <n>', 'targets per job (AWS: 100)', 'MAX_TARGETS_PER_JOB')
       .default(100)
       .argParser(positive),
@@ -182,6 +206,8 @@ program
           ...(o['dataPlaneRate'] === undefined ? {} : { dataPlane: o['dataPlaneRate'] as RateLimit }),
         },
         settings: { maxTargetsPerJob: o['maxTargetsPerJob'] as number },
+        clockMode: o['clock'] as 'system' | 'virtual',
+        ...(o['clockStart'] === undefined ? {} : { clockStartMs: o['clockStart'] as number }),
         mqtt:
           o['mqtt'] === false
             ? undefined
@@ -234,6 +260,10 @@ program
         )
       if (server.mqttWebSocketUrl !== undefined)
         console.log(`fleetjobs MQTT over WebSocket:                ${server.mqttWebSocketUrl}`)
+      if (server.context.time.mode === 'virtual')
+        console.log(
+          `fleetjobs clock: virtual, at ${new Date(server.context.clock.nowMs()).toISOString()} (moves only through POST ${server.url}/_fleetjobs/clock/advance; not for production)`,
+        )
       if (server.mqttAuth !== undefined)
         console.log(
           server.mqttAuth

@@ -5,6 +5,7 @@
  */
 import { invalidRequest } from './errors.js'
 import type { JsonObject } from './records.js'
+import { checkMaintenanceWindows } from './maintenance-windows.js'
 
 /** [spec: limits#2] job document ≤ 32768 characters. */
 export const MAX_DOCUMENT_CHARS = 32768
@@ -139,13 +140,11 @@ export function parseScheduleTime(value: string, field: string): number {
 
 /**
  * [spec: jobs-control-plane#3.1] windows from the member documentation. Returns the start time when
- * one is given. Maintenance windows are not supported and are rejected rather than ignored.
+ * one is given. Maintenance windows are checked by their own rules (maintenance-windows.ts).
  */
 export function checkSchedulingConfig(config: JsonObject | undefined, nowMs: number): number | undefined {
   if (config === undefined) return undefined
-  if (config['maintenanceWindows'] !== undefined) {
-    throw invalidRequest('schedulingConfig.maintenanceWindows is not supported by this service')
-  }
+  if (config['maintenanceWindows'] !== undefined) checkMaintenanceWindows(config['maintenanceWindows'])
   const start =
     typeof config['startTime'] === 'string'
       ? parseScheduleTime(config['startTime'], 'schedulingConfig.startTime')
@@ -167,9 +166,8 @@ export function checkSchedulingConfig(config: JsonObject | undefined, nowMs: num
   ) {
     throw invalidRequest('schedulingConfig.endTime must be between 30 minutes and two years after startTime')
   }
-  if (config['endBehavior'] !== undefined && end === undefined) {
-    throw invalidRequest('schedulingConfig.endBehavior applies only when endTime is set')
-  }
+  // endBehavior without endTime is accepted, stored and has no effect (corrected spec: a peer's suite
+  // written against AWS creates such jobs). [spec: jobs-control-plane#3.1]
   return start
 }
 

@@ -4,6 +4,8 @@
  */
 import { ServiceError, invalidRequest, invalidTransition } from './errors.js'
 import type { Job, JobConfigurations } from './records.js'
+import type { AbortVerdict } from './abort.js'
+import { decideAbort } from './abort.js'
 
 export type JobDecision =
   | {
@@ -37,7 +39,25 @@ export function decideUpdateJob(
     }
   }
   const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined))
-  return { kind: 'write', next: { ...job, ...given, lastUpdatedAtMs: nowMs } }
+  const next: Job = { ...job, ...given, lastUpdatedAtMs: nowMs }
+  // [spec: state-machines#6] new abort criteria are evaluated at once.
+  const abort = changes.abortConfig === undefined ? undefined : decideAbort(next)
+  if (abort === undefined) return { kind: 'write', next }
+  return { kind: 'write', next: abortedJob(next, abort), cancelExecutions: { force: false } }
+}
+
+/**
+ * The job canceled by its abort criteria, as CancelJob without force: QUEUED executions are canceled,
+ * IN_PROGRESS ones keep running, the rollout stops. [spec: state-machines#6]
+ */
+export function abortedJob(job: Job, verdict: AbortVerdict): Job {
+  return {
+    ...job,
+    status: 'CANCELED',
+    forceCanceled: false,
+    reasonCode: verdict.reasonCode,
+    comment: verdict.comment,
+  }
 }
 
 /** [spec: jobs-control-plane#canceljob] [open-question 26] */

@@ -62,6 +62,37 @@ export interface Job extends JobConfigurations {
   readonly completedAtMs?: number
   /** Executions of this job per status, kept in the same transaction as every execution change. */
   readonly counts: ExecutionCounts
+  /** Where the job's time-driven work stands (fleetjobs' own state, not an AWS member). */
+  readonly rollout: RolloutState
+  /** The next instant at which time-driven work of this job is due (start, end, rollout batch, window). */
+  readonly nextDueAtMs?: number
+}
+
+/**
+ * A job's rollout: the things its targets resolved to that have no execution yet wait in a list
+ * kept by the store (in thing-name order), and are given executions batch by batch.
+ * [spec: state-machines#5]
+ */
+export interface RolloutState {
+  /** The targets were resolved (false while a SCHEDULED job waits for its start). */
+  readonly started: boolean
+  /** Things resolved that have no execution yet. */
+  readonly remaining: number
+  /** Executions the rollout created (the `numberOfNotifiedThings` count). */
+  readonly notified: number
+  /** When the last batch was created. */
+  readonly lastBatchAtMs?: number
+  /** The schedule's `endTime` was reached and its `endBehavior` applied. */
+  readonly ended: boolean
+}
+
+/** A job created with every execution at once, or not started yet. */
+export const ROLLOUT_DONE: RolloutState = { started: true, remaining: 0, notified: 0, ended: false }
+export const ROLLOUT_NOT_STARTED: RolloutState = { started: false, remaining: 0, notified: 0, ended: false }
+
+/** The rollout has nothing left to create: the targets were resolved and every thing has its execution. */
+export function rolloutFinished(job: Pick<Job, 'rollout'>): boolean {
+  return job.rollout.started && job.rollout.remaining === 0
 }
 
 export interface Execution {
@@ -76,6 +107,8 @@ export interface Execution {
   readonly lastUpdatedAtMs: number
   readonly versionNumber: number
   readonly retryAttempt: number
+  /** How many of `retryAttempt` retries followed a TIMED_OUT attempt (the rest followed FAILED). */
+  readonly timedOutRetries: number
   /** Deadline of the job's in-progress timer, fixed when the execution entered IN_PROGRESS. */
   readonly inProgressDeadlineMs?: number
   /** Deadline of the current step timer. */

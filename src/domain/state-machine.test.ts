@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import type { Execution, Job } from './records.js'
-import { zeroCounts } from './records.js'
+import { ROLLOUT_DONE, zeroCounts } from './records.js'
 import type { Actor } from './state-machine.js'
 import {
   ACTORS,
@@ -57,6 +57,7 @@ const job = (overrides: Partial<Job> = {}): Job => ({
   createdAtMs: NOW - 1000,
   lastUpdatedAtMs: NOW - 1000,
   counts: zeroCounts(),
+  rollout: ROLLOUT_DONE,
   ...overrides,
 })
 
@@ -71,6 +72,7 @@ const execution = (status: ExecutionStatus, overrides: Partial<Execution> = {}):
   lastUpdatedAtMs: NOW - 1000,
   versionNumber: 1,
   retryAttempt: 0,
+  timedOutRetries: 0,
   ...overrides,
 })
 

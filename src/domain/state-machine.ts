@@ -5,6 +5,7 @@
  */
 import { ServiceError, invalidRequest, invalidTransition } from './errors.js'
 import type { Execution, Job, StatusDetails } from './records.js'
+import { effectiveDeadlineMs, rolloutFinished } from './records.js'
 import type { ExecutionStatus, JobStatus } from './statuses.js'
 import { DEVICE_STATUSES, isPending, isTerminal } from './statuses.js'
 
@@ -191,6 +192,8 @@ export function decideDeviceUpdate(
       ),
     )
   }
+  // [spec: state-machines#4] a deadline that has passed wins over the device's update.
+  if (isOverdue(e, nowMs)) return reject(new OverdueExecution(e))
   if (req.expectedVersion !== undefined && req.expectedVersion !== e.versionNumber) {
     return reject(versionMismatch(e))
   }
@@ -317,14 +320,44 @@ export function decideDeleteExecution(
 }
 
 /**
- * The SNAPSHOT completion rule, asked after every execution change and deletion: an IN_PROGRESS
- * SNAPSHOT job with nothing QUEUED or IN_PROGRESS is COMPLETED. [spec: state-machines#10]
- * Rollout and retries arrive in later issues; until then every execution exists from creation.
+ * The SNAPSHOT completion rule, asked after every execution change, deletion and rollout step: an
+ * IN_PROGRESS SNAPSHOT job whose rollout is finished, with nothing QUEUED or IN_PROGRESS (a pending
+ * retry is a QUEUED execution), is COMPLETED. [spec: state-machines#10]
  */
 export function decideJobCompletion(job: Job, nowMs: number): Job | undefined {
   if (job.status !== 'IN_PROGRESS' || job.targetSelection !== 'SNAPSHOT') return undefined
+  if (!rolloutFinished(job)) return undefined
   if (job.counts.QUEUED + job.counts.IN_PROGRESS > 0) return undefined
   return { ...job, status: 'COMPLETED', completedAtMs: nowMs, lastUpdatedAtMs: nowMs }
+}
+
+/**
+ * An IN_PROGRESS execution whose effective deadline has come is TIMED_OUT: the service's move, with
+ * the effects of every accepted write. [spec: state-machines#4]
+ */
+export function decideTimeout(e: Execution, job: Job, nowMs: number): ExecutionDecision {
+  const deadline = effectiveDeadlineMs(e)
+  if (e.status !== 'IN_PROGRESS' || deadline === undefined || deadline > nowMs) return { kind: 'unchanged' }
+  return written(e, moved(e, job, 'TIMED_OUT', nowMs, {}))
+}
+
+/** An IN_PROGRESS execution past its deadline that the sweep has not reached yet (system mode). */
+export function isOverdue(e: Execution, nowMs: number): boolean {
+  const deadline = effectiveDeadlineMs(e)
+  return e.status === 'IN_PROGRESS' && deadline !== undefined && deadline <= nowMs
+}
+
+/**
+ * Raised when a request meets an execution whose deadline passed before the sweep reached it: the
+ * caller applies the work due now and asks again, so the request sees the execution TIMED_OUT.
+ */
+export class OverdueExecution extends ServiceError {
+  constructor(e: Execution) {
+    super(
+      'InvalidStateTransitionException',
+      `Execution ${e.executionNumber} of job ${e.jobId} on thing ${e.thingName} has timed out`,
+    )
+  }
 }
 
 /** Applies one status change (or removal) to a job's counters. [spec: state-machines#9] */
@@ -339,7 +372,10 @@ export function countChange(
   return { ...job, counts }
 }
 
-/** Executions a device sees as pending. [spec: jobs-device-api#1.1] */
+/**
+ * Executions a device sees as pending. A job paused by a closed maintenance window (SCHEDULED) keeps
+ * its executions visible: devices were notified of them. [spec: jobs-device-api#1.1]
+ */
 export function isPendingForDevice(e: Execution, job: Job): boolean {
-  return isPending(e.status) && job.status !== 'SCHEDULED' && job.status !== 'DELETION_IN_PROGRESS'
+  return isPending(e.status) && job.status !== 'DELETION_IN_PROGRESS'
 }

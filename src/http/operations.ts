@@ -97,7 +97,7 @@ export const CONTROL_PLANE: Record<string, OperationHandler> = {
       const job = await jobs.describeJob(ctx, as(input))
       return {
         ...(job.documentSource === undefined ? {} : { documentSource: job.documentSource }),
-        job: present.jobShape(ctx.scope, job),
+        job: present.jobShape(ctx.scope, job, ctx.clock.nowMs()),
       }
     },
   },

@@ -7,7 +7,9 @@ import { jobArn, jobTemplateArn, thingArn, thingGroupArn } from '../domain/arns.
 import type { JobTemplate } from '../domain/templates.js'
 import type { ThingGroup } from '../domain/thing-groups.js'
 import type { Execution, Job, Thing } from '../domain/records.js'
-import { approximateSecondsBeforeTimedOut } from '../domain/records.js'
+import { approximateSecondsBeforeTimedOut, rolloutFinished } from '../domain/records.js'
+import { scheduleOf } from '../domain/job-schedule.js'
+import { nextWindowStarts } from '../domain/maintenance-windows.js'
 
 /** Control plane: seconds, fraction allowed. */
 export const cpTime = (ms: number): number => ms / 1000
@@ -40,7 +42,25 @@ export function thingAttribute(scope: ArnScope, t: Thing): object {
 const wasCanceled = (job: Job): boolean =>
   job.status === 'CANCELED' || job.reasonCode !== undefined || job.forceCanceled
 
-export function jobShape(scope: ArnScope, job: Job): object {
+/**
+ * The job is creating executions: its rollout has started and things still wait for theirs.
+ * [spec: state-machines#9] (a cancellation runs to its end inside its request, so never "canceling")
+ */
+const rollingOut = (job: Job): boolean =>
+  (job.status === 'IN_PROGRESS' || job.status === 'SCHEDULED') && job.rollout.started && !rolloutFinished(job)
+
+/**
+ * The next seven maintenance-window starts of a job that rolls out in windows and still has things
+ * to roll out. [spec: newer-in-latest-sdk#control-plane]
+ */
+function scheduledJobRollouts(job: Job, nowMs: number): { startTime: string }[] | undefined {
+  const windows = scheduleOf(job).windows
+  if (windows === undefined || (job.status !== 'IN_PROGRESS' && job.status !== 'SCHEDULED')) return undefined
+  if (job.rollout.started && rolloutFinished(job)) return undefined
+  return nextWindowStarts(windows, nowMs, 7).map((startTime) => ({ startTime }))
+}
+
+export function jobShape(scope: ArnScope, job: Job, nowMs: number): object {
   return {
     jobArn: jobArn(scope, job.jobId),
     jobId: job.jobId,
@@ -66,15 +86,17 @@ export function jobShape(scope: ArnScope, job: Job): object {
       numberOfInProgressThings: job.counts.IN_PROGRESS,
       numberOfRemovedThings: job.counts.REMOVED,
       numberOfTimedOutThings: job.counts.TIMED_OUT,
+      // [spec: state-machines#9] the targets still being rolled out; omitted once the rollout is done
+      ...(rollingOut(job) ? { processingTargets: job.targets } : {}),
     },
     ...opt('timeoutConfig', job.timeoutConfig),
     ...opt('namespaceId', job.namespaceId),
     ...opt('jobTemplateArn', job.jobTemplateArn),
     ...opt('jobExecutionsRetryConfig', job.jobExecutionsRetryConfig),
     ...opt('documentParameters', job.documentParameters),
-    // Executions are created inside CreateJob, so no job is ever still rolling out. [spec: state-machines#9]
-    isConcurrent: false,
+    isConcurrent: rollingOut(job),
     ...opt('schedulingConfig', job.schedulingConfig),
+    ...opt('scheduledJobRollouts', scheduledJobRollouts(job, nowMs)),
     ...opt('destinationPackageVersions', job.destinationPackageVersions),
   }
 }
@@ -89,7 +111,7 @@ export function jobSummary(scope: ArnScope, job: Job, thingGroupId?: string): ob
     createdAt: cpTime(job.createdAtMs),
     lastUpdatedAt: cpTime(job.lastUpdatedAtMs),
     ...opt('completedAt', job.completedAtMs === undefined ? undefined : cpTime(job.completedAtMs)),
-    isConcurrent: false,
+    isConcurrent: rollingOut(job),
   }
 }
 

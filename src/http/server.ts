@@ -18,6 +18,7 @@ import type { Input, OperationHandler } from './operations.js'
 import { CONTROL_PLANE, DATA_PLANE } from './operations.js'
 import type { RateLimit } from '../app/throttle.js'
 import { Throttle } from '../app/throttle.js'
+import { advanceClock, getClock, resetService } from '../app/test-clock.js'
 
 /** The path prefix that selects the data plane on the main listener. */
 export const DATA_PLANE_PREFIX = '/iot-jobs-data'
@@ -88,10 +89,18 @@ export function createRequestHandlers(
       respondError(models, options, res, ctxForRequest, error)
     })
   }
+  const handleTestApi = (req: IncomingMessage, res: ServerResponse, path: string): void => {
+    const state: RequestState = { plane: 'controlPlane', requestId: randomUUID(), route: undefined }
+    serveTestApi(ctx, options, req, res, path, state).catch((error: unknown) => {
+      respondError(models, options, res, state, error)
+    })
+  }
   return {
     main: (req, res) => {
       const url = req.url ?? '/'
-      if (
+      if (url.startsWith(TEST_API_PREFIX)) {
+        handleTestApi(req, res, url)
+      } else if (
         url === DATA_PLANE_PREFIX ||
         url.startsWith(`${DATA_PLANE_PREFIX}/`) ||
         url.startsWith(`${DATA_PLANE_PREFIX}?`)
@@ -109,6 +118,33 @@ export function createRequestHandlers(
       handle(req, res, 'dataPlane', path)
     },
   }
+}
+
+/** The virtual clock's test API, on the main port only (beyond AWS). [spec: test-clock#2] */
+export const TEST_API_PREFIX = '/_fleetjobs/'
+
+async function serveTestApi(
+  ctx: AppContext,
+  options: HttpOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: string,
+  state: RequestState,
+): Promise<void> {
+  const path = url.split('?')[0] ?? ''
+  const method = req.method ?? 'GET'
+  const body = await readBody(req)
+  let output: object
+  if (path === '/_fleetjobs/clock' && method === 'GET') output = getClock(ctx)
+  else if (path === '/_fleetjobs/clock/advance' && method === 'POST')
+    output = await advanceClock(ctx, parseBody(body))
+  else if (path === '/_fleetjobs/reset' && method === 'POST') output = await resetService(ctx)
+  else
+    throw new ServiceError(
+      'UnknownOperationException',
+      `No fleetjobs test operation matches ${method} ${path}`,
+    )
+  respond(options, res, state, 200, output)
 }
 
 interface RequestState {

@@ -192,7 +192,9 @@ export interface Store {
   /**
    * Creates the job and a QUEUED execution (executionNumber = max + 1, versionNumber 1) for every
    * distinct thing reached by the targets — the named things and every thing in the named groups and
-   * their descendants — set-based, in one transaction. A SCHEDULED job gets none yet. Nothing is
+   * their descendants — set-based, in one transaction. A job whose rollout has not started (SCHEDULED)
+   * gets none yet; a paced job (`jobExecutionsRolloutConfig`) records the things and creates only its
+   * first batch [spec: state-machines#5]; the job's `nextDueAtMs` is stored. Nothing is
    * written unless every target exists and the job id is free; the outcome says which check failed.
    */
   createJob(job: Job, targets: JobTargets): Promise<CreateJobOutcome>
@@ -230,7 +232,9 @@ export interface Store {
   getExecution(key: ExecutionKey): Promise<ExecutionWithJob | undefined>
   /**
    * Reads the job and the execution, runs `decide`, writes with a compare-and-set on
-   * versionNumber, updates the job counters and applies job completion, all in one transaction.
+   * versionNumber, updates the job counters and applies job completion, all in one transaction. An
+   * execution that reaches a terminal status also has the job's abort criteria evaluated and, when
+   * it ended FAILED, a retry queued, in the same transaction. [spec: state-machines#6, #8]
    * A rejection from `decide` is thrown as the ServiceError it carries; nothing is written.
    */
   mutateExecution(
@@ -326,6 +330,36 @@ export interface Store {
   readEvents(limit: number): Promise<readonly EventRow[]>
   /** Drops events once they are published (after the broker took them, never before). */
   deleteEvents(seqs: readonly number[]): Promise<void>
+
+  // ---- time-driven work [ARCHITECTURE: time is injected] [spec: test-clock#3] ----
+
+  /** The earliest effective deadline of an IN_PROGRESS execution, or undefined when none has one. */
+  nextDeadlineMs(): Promise<number | undefined>
+  /**
+   * Times out up to `batch` IN_PROGRESS executions whose effective deadline is at or before `nowMs`,
+   * earliest deadline first, in one transaction: each becomes TIMED_OUT (versionNumber + 1,
+   * lastUpdatedAt = nowMs, timers cleared) with its counters, `notify`/`notify-next` outbox rows and
+   * `timed_out` event; then, per job, the abort criteria are evaluated, retries are queued (unless the
+   * job was aborted) and the completion rule is applied. Resolves how many executions timed out; a
+   * result below `batch` means none is left due at `nowMs`. [spec: state-machines#4, #6, #8, #10]
+   */
+  timeOutDue(nowMs: number, batch: number): Promise<number>
+  /** The earliest `nextDueAtMs` of any job, or undefined when no job has time-driven work. */
+  nextJobDueMs(): Promise<number | undefined>
+  /**
+   * Ticks up to `batch` jobs whose `nextDueAtMs` is at or before `nowMs`, earliest first, each in a
+   * transaction of its own: applies `decideJobTick` (a scheduled start resolving the targets, the
+   * `endTime`'s `endBehavior`, a rollout batch in thing-name order, a maintenance window opening or
+   * closing), the completion rule, and stores `nextJobDueMs` of the job as it then stands. Resolves
+   * how many jobs it ticked; below `batch` means none is left due at `nowMs`.
+   * [spec: state-machines#1, #5] [spec: jobs-control-plane#3.1]
+   */
+  tickJobsDue(nowMs: number, batch: number): Promise<number>
+  /**
+   * Removes every thing, group, job, execution, template and pending notification or event, as in a
+   * new data directory (the virtual clock's reset). [spec: test-clock#2]
+   */
+  reset(): Promise<void>
 
   /** Recounts a job's executions from the execution records (for tests and consistency checks). */
   recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>>

@@ -39,6 +39,12 @@ export interface JobRow {
   n_rejected: number
   n_removed: number
   n_canceled: number
+  rollout_started: number
+  rollout_remaining: number
+  rollout_notified: number
+  rollout_last_batch_at: number | null
+  rollout_ended: number
+  next_due_at: number | null
 }
 
 export interface ExecutionRow {
@@ -57,6 +63,8 @@ export interface ExecutionRow {
   retry_attempt: number
   in_progress_deadline: number | null
   step_deadline: number | null
+  deadline: number | null
+  timed_out_retries: number
 }
 
 /** The counter column of each execution status. */
@@ -96,6 +104,8 @@ export type JobBody = Omit<
   | 'comment'
   | 'document'
   | 'counts'
+  | 'rollout'
+  | 'nextDueAtMs'
 >
 
 export function jobBody(job: Job): string {
@@ -112,6 +122,8 @@ export function jobBody(job: Job): string {
     comment: _m,
     document: _doc,
     counts: _n,
+    rollout: _ro,
+    nextDueAtMs: _due,
     ...body
   } = job
   return JSON.stringify(body satisfies JobBody)
@@ -146,6 +158,33 @@ export function jobFromParts(r: JobRow, document: string, body: JobBody): Job {
     ...(r.comment === null ? {} : { comment: r.comment }),
     document,
     counts: countsFromRow(r),
+    rollout: {
+      started: r.rollout_started === 1,
+      remaining: r.rollout_remaining,
+      notified: r.rollout_notified,
+      ...(r.rollout_last_batch_at === null ? {} : { lastBatchAtMs: r.rollout_last_batch_at }),
+      ended: r.rollout_ended === 1,
+    },
+    ...(r.next_due_at === null ? {} : { nextDueAtMs: r.next_due_at }),
+  }
+}
+
+/** The job's time-driven columns, as the stores write them. */
+export function rolloutColumns(job: Job): {
+  rolloutStarted: number
+  rolloutRemaining: number
+  rolloutNotified: number
+  rolloutLastBatchAt: number | null
+  rolloutEnded: number
+  nextDueAt: number | null
+} {
+  return {
+    rolloutStarted: job.rollout.started ? 1 : 0,
+    rolloutRemaining: job.rollout.remaining,
+    rolloutNotified: job.rollout.notified,
+    rolloutLastBatchAt: job.rollout.lastBatchAtMs ?? null,
+    rolloutEnded: job.rollout.ended ? 1 : 0,
+    nextDueAt: job.nextDueAtMs ?? null,
   }
 }
 
@@ -162,6 +201,7 @@ export function executionFromRow(r: ExecutionRow): Execution {
     lastUpdatedAtMs: r.last_updated_at,
     versionNumber: r.version_number,
     retryAttempt: r.retry_attempt,
+    timedOutRetries: r.timed_out_retries,
     ...(r.in_progress_deadline === null ? {} : { inProgressDeadlineMs: r.in_progress_deadline }),
     ...(r.step_deadline === null ? {} : { stepDeadlineMs: r.step_deadline }),
   }

@@ -37,6 +37,10 @@ export class SpecCache {
     return spec
   }
 
+  clear(): void {
+    this.entries.clear()
+  }
+
   delete(jobId: string): void {
     this.entries.delete(jobId)
   }

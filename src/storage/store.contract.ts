@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ServiceError } from '../domain/errors.js'
 import type { Job, Thing } from '../domain/records.js'
-import { zeroCounts } from '../domain/records.js'
+import { ROLLOUT_DONE, zeroCounts } from '../domain/records.js'
 import {
   decideCancelExecution,
   decideDeleteExecution,
@@ -43,6 +43,7 @@ const newJob = (jobId: string, overrides: Partial<Job> = {}): Job => ({
   createdAtMs: NOW,
   lastUpdatedAtMs: NOW,
   counts: zeroCounts(),
+  rollout: ROLLOUT_DONE,
   ...overrides,
 })
 

@@ -782,11 +782,6 @@ describe('CreateJob: validation, each rule InvalidRequestException (400) naming 
       ['schedulingConfig.endTime'],
     ],
     [
-      'endBehavior without endTime',
-      () => ({ schedulingConfig: { startTime: inFuture(60 * MINUTE_MS), endBehavior: 'CANCEL' } }),
-      ['schedulingConfig.endBehavior'],
-    ],
-    [
       'an endBehavior outside the enum',
       () => ({ schedulingConfig: { endTime: inFuture(60 * MINUTE_MS), endBehavior: 'PAUSE' } }),
       ['schedulingConfig.endBehavior'],
@@ -803,14 +798,23 @@ describe('CreateJob: validation, each rule InvalidRequestException (400) naming 
     ],
     ['an empty startTime', () => ({ schedulingConfig: { startTime: '' } }), ['schedulingConfig.startTime']],
     [
-      'maintenanceWindows (not supported, rejected rather than ignored)',
+      'a maintenance window whose startTime is not a cron expression',
       () => ({
         schedulingConfig: {
           startTime: inFuture(60 * MINUTE_MS),
-          maintenanceWindows: [{ startTime: 'cron(0 0 * * ? *)', durationInMinutes: 60 }],
+          maintenanceWindows: [{ startTime: 'every night', durationInMinutes: 60 }],
         },
       }),
-      ['schedulingConfig.maintenanceWindows'],
+      ['schedulingConfig.maintenanceWindows[0].startTime'],
+    ],
+    [
+      'a maintenance window longer than 1430 minutes',
+      () => ({
+        schedulingConfig: {
+          maintenanceWindows: [{ startTime: 'cron(0 0 * * ? *)', durationInMinutes: 1431 }],
+        },
+      }),
+      ['schedulingConfig.maintenanceWindows[0].durationInMinutes'],
     ],
     [
       '[open-question 17] 51 tags',

@@ -626,7 +626,11 @@ describe('Thing-group, job-lifecycle and template operations reject bad input an
         ),
         at(
           ['maintenanceWindows'],
-          fc.constant([{ startTime: 'cron(0 0 * * ? *)', durationInMinutes: 30 }]),
+          fc.constantFrom(
+            [{ startTime: 'cron(0 0 * * ? *)', durationInMinutes: 1431 }],
+            [{ startTime: 'nightly', durationInMinutes: 30 }],
+            [{ startTime: 'cron(0 0 32 * ? *)', durationInMinutes: 30 }],
+          ),
           'maintenanceWindows',
         ),
         ...configLimitCases(),

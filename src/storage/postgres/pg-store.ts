@@ -481,6 +481,28 @@ export class PgStore implements Store {
     return this.groups.groupsOf(this.db, thingName, page)
   }
 
+  // ---- time-driven work: PENDING (being ported from the SQLite store) ----
+
+  nextDeadlineMs(): Promise<number | undefined> {
+    return Promise.resolve(undefined)
+  }
+
+  timeOutDue(_nowMs: number, _batch: number): Promise<number> {
+    return Promise.resolve(0)
+  }
+
+  nextJobDueMs(): Promise<number | undefined> {
+    return Promise.resolve(undefined)
+  }
+
+  tickJobsDue(_nowMs: number, _batch: number): Promise<number> {
+    return Promise.resolve(0)
+  }
+
+  reset(): Promise<void> {
+    return Promise.reject(new Error('reset is not ported to PostgreSQL yet'))
+  }
+
   async recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>> {
     const counts = zeroCounts()
     const { rows } = await this.db.query<{ status: ExecutionStatus; n: number }>(

@@ -36,6 +36,7 @@ export class EventOutbox {
   private readonly s: Record<
     | 'job'
     | 'executionBySeq'
+    | 'executionsBySeqs'
     | 'executionsOfJobInStatus'
     | 'pendingOfThing'
     | 'queuedOfJobOnThing'
@@ -66,6 +67,9 @@ export class EventOutbox {
          FROM jobs j JOIN job_specs s ON s.job_id = j.job_id WHERE j.job_id = @jobId`,
       ),
       executionBySeq: db.prepare(`${EXECUTION_EVENT} WHERE e.seq = @seq`),
+      executionsBySeqs: db.prepare(
+        `${EXECUTION_EVENT} WHERE e.seq IN (SELECT value FROM json_each(@seqs)) ORDER BY e.seq`,
+      ),
       executionsOfJobInStatus: db.prepare(
         `${EXECUTION_EVENT} WHERE e.job_id = @jobId AND e.status = @from ORDER BY e.seq`,
       ),
@@ -100,6 +104,11 @@ export class EventOutbox {
   /** The event of one execution that just reached a terminal status (call after writing it). */
   reached(seq: number, atMs: number): void {
     if (this.families.jobExecution) this.s.executionBySeq.run({ seq, atMs, status: null, operation: null })
+  }
+
+  /** The events of the executions `seqs` (a JSON array) lists, which just reached terminal statuses. */
+  reachedMany(seqs: string, atMs: number): void {
+    if (this.families.jobExecution) this.s.executionsBySeqs.run({ seqs, atMs, status: null, operation: null })
   }
 
   /** The `deleted` event of one execution, with the status it has [open-question 49] (call before deleting). */

@@ -5,6 +5,8 @@
 import type Database from 'better-sqlite3'
 import type { Statement } from 'better-sqlite3'
 import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
+import { nextJobDueMs } from '../../domain/job-schedule.js'
+import { isPaced } from '../../domain/rollout.js'
 import type { Job } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { EventOutbox } from './events.js'
@@ -38,6 +40,11 @@ export class JobLifecycle {
     const decision = decide({ job, deleting })
     if (decision.kind === 'reject') throw decision.error
     const n = decision.next
+    // [spec: state-machines#5] rollout stops for good on cancel, abort and deletion; otherwise new
+    // rollout or scheduling settings may move the job's next due instant.
+    const live = n.status === 'IN_PROGRESS' || n.status === 'SCHEDULED'
+    if (!live) this.s.dropRollout.run(jobId)
+    const nextDue = live ? nextJobDueMs(n, n.lastUpdatedAtMs) : undefined
     this.s.updateJob.run({
       jobId,
       status: n.status,
@@ -46,6 +53,10 @@ export class JobLifecycle {
       comment: n.comment ?? null,
       lastUpdatedAt: n.lastUpdatedAtMs,
       completedAt: n.completedAtMs ?? null,
+      rolloutStarted: n.rollout.started ? 1 : 0,
+      rolloutRemaining: live ? n.rollout.remaining : 0,
+      rolloutEnded: n.rollout.ended ? 1 : 0,
+      nextDueAt: nextDue ?? null,
     })
     this.specs.update(row, n)
     // [spec: jobs-device-api#5.1] A cancellation runs to its end in this transaction, so it is reported
@@ -91,7 +102,13 @@ export class JobLifecycle {
     jobId: string,
     targets: { thingNames: readonly string[]; groupNames: readonly string[]; arns: readonly string[] },
     decide: (facts: JobFacts) => JobDecision,
-  ): { job: Job; missing?: { kind: 'thing' | 'group'; names: string[] } } | undefined {
+  ):
+    | {
+        job: Job
+        missing?: { kind: 'thing' | 'group'; names: string[] }
+        paced?: { things: string; groups: string }
+      }
+    | undefined {
     const things = JSON.stringify([...new Set(targets.thingNames)].sort())
     const groups = JSON.stringify([...new Set(targets.groupNames)].sort())
     const job = this.mutate(jobId, decide)
@@ -99,6 +116,8 @@ export class JobLifecycle {
     const missing = missingTargets(this.shared, targets)
     if (missing !== undefined) return { job, missing }
     for (const arn of targets.arns) insertTarget(this.shared, jobId, arn)
+    // [open-question 29] a paced job's new things wait for its rollout; the caller enlists them.
+    if (isPaced(job)) return { job, paced: { things, groups } }
     const mark = this.outbox.mark()
     const created = this.shared.insertExecutions.run({
       jobId,
@@ -144,6 +163,7 @@ export class JobLifecycle {
     if (deleted.length < batch) {
       this.events.job(jobId, 'deleted', nowMs)
       this.s.deleteTargets.run(jobId)
+      this.s.deleteRollout.run(jobId)
       this.s.deleteJob.run(jobId)
       this.specs.delete(jobId)
       return { deleted, gone: true }
@@ -179,13 +199,15 @@ function prepareJobStatements(db: Database.Database) {
     deletingJobs: db.prepare(`SELECT job_id FROM jobs WHERE status = 'DELETION_IN_PROGRESS' ORDER BY seq`),
     updateJob: db.prepare(
       `UPDATE jobs SET status = @status, force_canceled = @forceCanceled, reason_code = @reasonCode, comment = @comment,
-         last_updated_at = @lastUpdatedAt, completed_at = @completedAt
+         last_updated_at = @lastUpdatedAt, completed_at = @completedAt, rollout_started = @rolloutStarted,
+         rollout_remaining = @rolloutRemaining, rollout_ended = @rolloutEnded, next_due_at = @nextDueAt
        WHERE job_id = @jobId`,
     ),
+    dropRollout: db.prepare('DELETE FROM job_rollout_things WHERE job_id = ?'),
     cancelByStatus: db.prepare(
       `UPDATE job_executions SET status = 'CANCELED', version_number = version_number + 1, last_updated_at = @nowMs,
          force_canceled = CASE WHEN @forced = 1 THEN 1 ELSE force_canceled END,
-         in_progress_deadline = NULL, step_deadline = NULL
+         in_progress_deadline = NULL, step_deadline = NULL, deadline = NULL
        WHERE job_id = @jobId AND status = @status`,
     ),
     purgeExecutions: db.prepare(
@@ -193,6 +215,7 @@ function prepareJobStatements(db: Database.Database) {
        RETURNING thing_name, status`,
     ),
     deleteTargets: db.prepare('DELETE FROM job_targets WHERE job_id = ?'),
+    deleteRollout: db.prepare('DELETE FROM job_rollout_things WHERE job_id = ?'),
     deleteJob: db.prepare('DELETE FROM jobs WHERE job_id = ?'),
   }
 }

@@ -51,6 +51,11 @@ export class JobSpecs {
     this.cache.delete(row.job_id)
   }
 
+  /** Drops every cached spec (after the tables were emptied). */
+  forget(): void {
+    this.cache.clear()
+  }
+
   delete(jobId: string): void {
     this.s.delete.run(jobId)
     this.cache.delete(jobId)

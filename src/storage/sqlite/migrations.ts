@@ -187,4 +187,40 @@ export const MIGRATIONS: readonly {
       );
     `,
   },
+  {
+    version: 8,
+    name: 'time-driven work: deadlines, rollout, schedules',
+    // [spec: state-machines#4] `deadline` is the effective deadline (the earlier timer) of an IN_PROGRESS
+    // execution, NULL otherwise, so the sweep walks one partial index. `timed_out_retries` splits an
+    // attempt chain's retries by failure type [spec: state-machines#8]. A job's rollout keeps the things
+    // its targets resolved to that have no execution yet in job_rollout_things, in thing-name order
+    // [spec: state-machines#5]; `next_due_at` is the next instant its time-driven work is due. Jobs
+    // that may have work get next_due_at = 0, so the first pass computes their real instant.
+    sql: `
+      ALTER TABLE job_executions ADD COLUMN deadline INTEGER;
+      ALTER TABLE job_executions ADD COLUMN timed_out_retries INTEGER NOT NULL DEFAULT 0;
+      UPDATE job_executions SET deadline = CASE
+          WHEN in_progress_deadline IS NULL THEN step_deadline
+          WHEN step_deadline IS NULL THEN in_progress_deadline
+          ELSE min(in_progress_deadline, step_deadline) END
+        WHERE status = 'IN_PROGRESS';
+      CREATE INDEX executions_by_deadline ON job_executions (deadline, seq) WHERE deadline IS NOT NULL;
+
+      ALTER TABLE jobs ADD COLUMN rollout_started INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE jobs ADD COLUMN rollout_remaining INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN rollout_notified INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN rollout_last_batch_at INTEGER;
+      ALTER TABLE jobs ADD COLUMN rollout_ended INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE jobs ADD COLUMN next_due_at INTEGER;
+      UPDATE jobs SET rollout_started = 0 WHERE status = 'SCHEDULED';
+      UPDATE jobs SET next_due_at = 0 WHERE status IN ('SCHEDULED', 'IN_PROGRESS');
+      CREATE INDEX jobs_by_next_due ON jobs (next_due_at, job_id) WHERE next_due_at IS NOT NULL;
+
+      CREATE TABLE job_rollout_things (
+        job_id      TEXT NOT NULL,
+        thing_name  TEXT NOT NULL,
+        PRIMARY KEY (job_id, thing_name)
+      ) WITHOUT ROWID;
+    `,
+  },
 ]

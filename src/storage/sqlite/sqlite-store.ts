@@ -8,9 +8,9 @@ import type { Statement } from 'better-sqlite3'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { ExecutionDecision } from '../../domain/state-machine.js'
-import { countChange, decideJobCompletion } from '../../domain/state-machine.js'
+import { countChange } from '../../domain/state-machine.js'
 import type { Execution, Job, Thing } from '../../domain/records.js'
-import { zeroCounts } from '../../domain/records.js'
+import { effectiveDeadlineMs, zeroCounts } from '../../domain/records.js'
 import { isPending, isTerminal } from '../../domain/statuses.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { GroupDecision, GroupFacts, ThingGroup } from '../../domain/thing-groups.js'
@@ -56,6 +56,24 @@ import { COUNT_COLUMN, executionFromRow, thingFromRow } from '../rows.js'
 import { JobSpecs } from './job-specs.js'
 import type { ExecutionsOfThingFilter } from '../listing.js'
 import { Listings } from './listings.js'
+import { SqliteTimeWork } from './time-work.js'
+import { isPaced } from '../../domain/rollout.js'
+
+/** Every table of user data (the virtual clock's reset empties them). [spec: test-clock#2] */
+const RESET_TABLES = [
+  'things',
+  'thing_groups',
+  'thing_group_members',
+  'jobs',
+  'job_specs',
+  'job_targets',
+  'job_rollout_things',
+  'job_executions',
+  'job_templates',
+  'outbox',
+  'notify_next_state',
+  'event_outbox',
+] as const
 
 export interface SqliteStoreOptions {
   /** Database file; created with its folder when missing. */
@@ -87,6 +105,8 @@ export class SqliteStore implements Store {
   private readonly clock: Clock
   private readonly commitListeners: (() => void)[] = []
   private readonly countStatements = new Map<string, Statement>()
+  private readonly time: SqliteTimeWork
+  private readonly resetStatement: () => void
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(dirname(options.file), { recursive: true })
@@ -131,6 +151,44 @@ export class SqliteStore implements Store {
     this.groups = new GroupTables(this.db, this.s, counters, this.outbox, this.events)
     this.jobLifecycle = new JobLifecycle(this.db, counters, this.s, this.outbox, this.specs, this.events)
     this.templates = new TemplateTable(this.db)
+    this.time = new SqliteTimeWork(
+      this.db,
+      (jobId) => this.readJob(jobId),
+      counters,
+      this.outbox,
+      this.events,
+      this.jobLifecycle,
+    )
+    this.resetStatement = this.db.transaction(() => {
+      for (const table of RESET_TABLES) this.db.prepare(`DELETE FROM ${table}`).run()
+    })
+  }
+
+  // ---- time-driven work ----
+
+  nextDeadlineMs(): Promise<number | undefined> {
+    return Promise.resolve(this.time.nextDeadlineMs())
+  }
+
+  timeOutDue(nowMs: number, batch: number): Promise<number> {
+    return this.commits.run(() => this.time.timeOutDue(nowMs, batch))
+  }
+
+  nextJobDueMs(): Promise<number | undefined> {
+    return Promise.resolve(this.time.nextJobDueMs())
+  }
+
+  async tickJobsDue(nowMs: number, batch: number): Promise<number> {
+    const jobIds = this.time.dueJobs(nowMs, batch)
+    await Promise.all(jobIds.map((jobId) => this.commits.run(() => this.time.tick(jobId, nowMs))))
+    return jobIds.length
+  }
+
+  reset(): Promise<void> {
+    return this.commits.run(() => {
+      this.resetStatement()
+      this.specs.forget()
+    })
   }
 
   // ---- outbox ----
@@ -258,11 +316,16 @@ export class SqliteStore implements Store {
         job.createdAtMs,
         job.lastUpdatedAtMs,
         this.specs.nextVersion(),
+        job.rollout.started ? 1 : 0,
       )
       this.specs.insert(job)
       for (const arn of new Set(job.targets)) insertTarget(this.s, job.jobId, arn)
       let created = 0
-      if (job.status === 'IN_PROGRESS') {
+      if (job.rollout.started && isPaced(job)) {
+        // [spec: state-machines#5] the things are resolved now; the first batch comes at once.
+        const enlisted = this.time.enlist(job, things, groups)
+        created = this.time.startCreated(enlisted, job.createdAtMs).rollout.notified
+      } else if (job.rollout.started) {
         const mark = this.outbox.mark()
         created = this.s.insertExecutions.run({
           jobId: job.jobId,
@@ -274,7 +337,14 @@ export class SqliteStore implements Store {
         this.adjustCount(job.jobId, 'QUEUED', created)
         this.outbox.createdSince(job.jobId, mark)
         // [open-question 58] a SNAPSHOT job with no things completes at once.
-        this.completeIfDone(job.jobId, job.createdAtMs)
+        const written = this.time.write(
+          { ...job, counts: { ...job.counts, QUEUED: created } },
+          job.createdAtMs,
+        )
+        this.time.completeIfDone(written, job.createdAtMs)
+      } else {
+        // SCHEDULED: its start (or first maintenance window) is its first due instant.
+        this.time.write(job, job.createdAtMs)
       }
       const stored = this.readJob(job.jobId)
       if (stored === undefined) throw new Error(`job ${job.jobId} vanished inside its own transaction`)
@@ -301,6 +371,10 @@ export class SqliteStore implements Store {
       if (result.missing !== undefined) {
         // Roll back the job write of this operation: the savepoint of the group commit does it on throw.
         throw new MissingTargets(result.missing.kind, result.missing.names)
+      }
+      if (result.paced !== undefined) {
+        const enlisted = this.time.enlist(result.job, result.paced.things, result.paced.groups)
+        return { kind: 'associated', job: this.time.write(enlisted, result.job.lastUpdatedAtMs) }
       }
       return { kind: 'associated', job: result.job }
     })
@@ -393,6 +467,7 @@ export class SqliteStore implements Store {
           n.versionNumber,
           n.inProgressDeadlineMs ?? null,
           n.stepDeadlineMs ?? null,
+          n.status === 'IN_PROGRESS' ? (effectiveDeadlineMs(n) ?? null) : null,
           row.seq,
           row.version_number,
         ).changes
@@ -411,11 +486,11 @@ export class SqliteStore implements Store {
         if (n.status !== execution.status) {
           this.adjustCount(job.jobId, execution.status, -1)
           this.adjustCount(job.jobId, n.status, 1)
-          nextJob = this.completeIfDone(
-            job.jobId,
-            n.lastUpdatedAtMs,
-            countChange(job, execution.status, n.status),
-          )
+          const counted = countChange(job, execution.status, n.status)
+          // [spec: state-machines#6, #8] an execution that ends: abort criteria, retry, completion.
+          nextJob = isTerminal(n.status)
+            ? this.time.afterEnded(counted, [n], n.lastUpdatedAtMs)
+            : this.time.completeIfDone(counted, n.lastUpdatedAtMs)
         }
         return { kind: 'written', execution: n, job: nextJob }
       }
@@ -452,17 +527,7 @@ export class SqliteStore implements Store {
   private completeIfDone(jobId: string, nowMs: number, known?: Job): Job {
     const job = known ?? this.readJob(jobId)
     if (job === undefined) throw new Error(`job ${jobId} vanished inside its own transaction`)
-    const completed = decideJobCompletion(job, nowMs)
-    if (completed === undefined) return job
-    this.s.completeJob.run(
-      completed.status,
-      completed.completedAtMs ?? null,
-      completed.lastUpdatedAtMs,
-      jobId,
-    )
-    // [spec: jobs-device-api#5.1] [spec: state-machines#10]
-    this.events.job(jobId, 'completed', nowMs)
-    return completed
+    return this.time.completeIfDone(job, nowMs)
   }
 
   listPending(scope: PendingScope, limit: number): Promise<readonly { execution: Execution; job: Job }[]> {

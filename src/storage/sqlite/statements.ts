@@ -19,7 +19,7 @@ export function prepare(db: Database.Database) {
     ),
     removePendingOfThing: db.prepare(
       `UPDATE job_executions SET status = 'REMOVED', version_number = version_number + 1, last_updated_at = ?,
-         in_progress_deadline = NULL, step_deadline = NULL
+         in_progress_deadline = NULL, step_deadline = NULL, deadline = NULL
        WHERE thing_name = ? AND status IN ('QUEUED', 'IN_PROGRESS')`,
     ),
     job: db.prepare('SELECT * FROM jobs WHERE job_id = ?'),
@@ -27,8 +27,9 @@ export function prepare(db: Database.Database) {
       'SELECT value FROM json_each(?) WHERE value NOT IN (SELECT thing_name FROM things) ORDER BY value',
     ),
     insertJob: db.prepare(
-      `INSERT INTO jobs (job_id, status, target_selection, namespace_id, created_at, last_updated_at, spec_version)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO jobs (job_id, status, target_selection, namespace_id, created_at, last_updated_at, spec_version,
+         rollout_started)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     insertTarget: db.prepare(
       'INSERT OR IGNORE INTO job_targets (job_id, target_arn, target_kind, target_name) VALUES (?, ?, ?, ?)',
@@ -67,7 +68,7 @@ export function prepare(db: Database.Database) {
     ),
     updateExecution: db.prepare(
       `UPDATE job_executions SET status = ?, force_canceled = ?, status_details = ?, started_at = ?,
-         last_updated_at = ?, version_number = ?, in_progress_deadline = ?, step_deadline = ?
+         last_updated_at = ?, version_number = ?, in_progress_deadline = ?, step_deadline = ?, deadline = ?
        WHERE seq = ? AND version_number = ?`,
     ),
     deleteExecution: db.prepare('DELETE FROM job_executions WHERE seq = ? AND version_number = ?'),
