@@ -150,6 +150,7 @@ export function prepare(db: Database.Database) {
       `UPDATE job_executions SET status = 'REMOVED', version_number = version_number + 1, last_updated_at = ?
        WHERE job_id = ? AND thing_name = ? AND status = 'QUEUED'`,
     ),
+    dropRolloutThing: db.prepare('DELETE FROM job_rollout_things WHERE job_id = ? AND thing_name = ?'),
     recount: db.prepare('SELECT status, count(*) AS n FROM job_executions WHERE job_id = ? GROUP BY status'),
   }
 }
