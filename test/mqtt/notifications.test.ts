@@ -24,6 +24,7 @@ import { finishJobDeletions, holdJobDeletion } from '../support/lifecycle.js'
 import { addToGroup, createGroup, groupArnOf } from '../support/thing-groups.js'
 import type { Collector, DeviceClient } from '../support/mqtt.js'
 import { connectDevice, jobsTopics, mqttUrlOf, settle } from '../support/mqtt.js'
+import { CLOCK_START_MS, advance, clockNow, createFleet } from '../support/clock.js'
 
 let h: Harness
 let d: DeviceClient
@@ -463,14 +464,157 @@ describe('The trigger table, row by row [spec: jobs-device-api#4.3]', () => {
       await hold.release()
     }
   })
+})
 
-  // Rows of the table the server cannot produce yet; they show as TODO until the feature exists.
-  const notBuilt = 'not built yet (docs/compatibility.md)'
-  it('execution created by a retry (jobExecutionsRetryConfig): notify, notify-next if first', {
-    todo: notBuilt,
+describe('The trigger table, rows driven by time (a server on the virtual clock) [spec: jobs-device-api#4.3] [spec: test-clock#3]', () => {
+  let hv: Harness
+  let dv: DeviceClient
+  before(async () => {
+    hv = await startHarness({ clockMode: 'virtual', clockStartMs: CLOCK_START_MS, mqtt: { port: 0 } })
+    dv = await connectDevice(mqttUrlOf(hv))
   })
-  it('execution created by rollout pacing: notify, notify-next if first', { todo: notBuilt })
-  it('→ TIMED_OUT by the in-progress or step timer: notify, notify-next if first', { todo: notBuilt })
+  after(async () => {
+    await dv?.close()
+    await hv?.close()
+  })
+
+  /** As `watch`, on the virtual-clock server. */
+  async function watchOnVirtual(thingName: string): Promise<Watch> {
+    const t = jobsTopics(thingName)
+    const notify = await dv.collect(t.notify)
+    const next = await dv.collect(t.notifyNext)
+    return {
+      thingName,
+      notify,
+      next,
+      received: async () => {
+        await settle(hv, dv, thingName)
+        return { notify: notify.messages.map((m) => m.json), next: next.messages.map((m) => m.json) }
+      },
+    }
+  }
+
+  const lastJobs = (notify: unknown[]): unknown => (notify[notify.length - 1] as { jobs: unknown }).jobs
+  const lastExecution = (next: unknown[]): Record<string, unknown> | undefined =>
+    (next[next.length - 1] as { execution?: Record<string, unknown> }).execution
+  const seconds = (ms: number): number => Math.floor(ms / 1000)
+
+  it('execution created by a retry (jobExecutionsRetryConfig): notify, notify-next if first', async () => {
+    const retry = {
+      jobExecutionsRetryConfig: { criteriaList: [{ failureType: 'FAILED' as const, numberOfRetries: 1 }] },
+    }
+    // First: the failed execution was the thing's first, so its retry becomes the first.
+    const [thing] = (await createFleet(hv, 1)) as [string]
+    const w = await watchOnVirtual(thing)
+    const j1 = await createJob(hv, [thing], retry)
+    const before = await w.received()
+    assert.deepEqual(before.next.map(nextJobId), [j1])
+    await advance(hv, 60)
+    const failedAt = seconds(await clockNow(hv))
+    await dv.accepted(jobsTopics(thing).update(j1), { status: 'FAILED' })
+    const after = await w.received()
+    assert.ok(after.notify.length > before.notify.length, 'notify after the retry was created')
+    assert.deepEqual(lastJobs(after.notify), {
+      QUEUED: [summary(j1, { queuedAt: failedAt, executionNumber: 2 })],
+    })
+    assert.ok(after.next.length > before.next.length, 'notify-next: the retry is the first execution')
+    assert.deepEqual(lastExecution(after.next), {
+      ...queuedExecution(j1, thing, failedAt),
+      executionNumber: 2,
+    })
+
+    // Not first: an earlier job's execution stays first, so notify-next says nothing new.
+    const [other] = (await createFleet(hv, 1)) as [string]
+    const o = await watchOnVirtual(other)
+    const k0 = await createJob(hv, [other])
+    await advance(hv, 60)
+    const k1 = await createJob(hv, [other], retry)
+    const k1Queued = seconds(await clockNow(hv))
+    const k0Queued = k1Queued - 60
+    const quiet = await o.received()
+    assert.deepEqual(quiet.next.map(nextJobId), [k0])
+    await advance(hv, 60)
+    const k1FailedAt = seconds(await clockNow(hv))
+    await dv.accepted(jobsTopics(other).update(k1), { status: 'FAILED' })
+    const later = await o.received()
+    assert.ok(later.notify.length > quiet.notify.length)
+    assert.deepEqual(lastJobs(later.notify), {
+      QUEUED: [
+        summary(k0, { queuedAt: k0Queued }),
+        summary(k1, { queuedAt: k1FailedAt, executionNumber: 2 }),
+      ],
+    })
+    assert.deepEqual(later.next, quiet.next)
+    assert.notEqual(k1Queued, k1FailedAt)
+  })
+
+  it('execution created by rollout pacing: notify, notify-next if first', async () => {
+    const [a, b, c] = (await createFleet(hv, 3)) as [string, string, string]
+    const wb = await watchOnVirtual(b)
+    const wc = await watchOnVirtual(c)
+    // c already has an earlier job, which stays its first execution.
+    const earlier = await createJob(hv, [c])
+    const t0 = await clockNow(hv)
+    const jobId = await createJob(hv, [a, b, c], { jobExecutionsRolloutConfig: { maximumPerMinute: 1 } })
+    assert.deepEqual(await wb.received(), { notify: [], next: [] }, 'b waits for its batch')
+    const cBefore = await wc.received()
+    assert.equal(cBefore.notify.length, 1)
+
+    await advance(hv, 60)
+    const tb = seconds(t0 + 60_000)
+    const rb = await wb.received()
+    // [spec: test-clock#1] the notifications carry the virtual clock's time.
+    assert.deepEqual(rb, {
+      notify: [{ timestamp: tb, jobs: { QUEUED: [summary(jobId, { queuedAt: tb })] } }],
+      next: [{ timestamp: tb, execution: queuedExecution(jobId, b, tb) }],
+    })
+    assert.deepEqual(await wc.received(), cBefore, 'c waits for its batch')
+
+    await advance(hv, 60)
+    const tc = seconds(t0 + 120_000)
+    const rc = await wc.received()
+    assert.equal(rc.notify.length, 2)
+    assert.deepEqual(lastJobs(rc.notify), {
+      QUEUED: [summary(earlier, { queuedAt: seconds(t0) }), summary(jobId, { queuedAt: tc })],
+    })
+    assert.deepEqual(rc.next, cBefore.next, 'the earlier job stays first: no notify-next')
+  })
+
+  it('→ TIMED_OUT by the in-progress or step timer: notify, notify-next if first', async () => {
+    // First: the execution that times out is the IN_PROGRESS one devices see first.
+    const [thing, other] = (await createFleet(hv, 2)) as [string, string]
+    const w = await watchOnVirtual(thing)
+    const j1 = await createJob(hv, [thing], { timeoutConfig: { inProgressTimeoutInMinutes: 1 } })
+    const j2 = await createJob(hv, [thing])
+    const queued = seconds(await clockNow(hv))
+    await dv.accepted(jobsTopics(thing).startNext)
+    const before = await w.received()
+    await advance(hv, 60)
+    const after = await w.received()
+    assert.equal(after.notify.length, before.notify.length + 1)
+    assert.deepEqual(lastJobs(after.notify), { QUEUED: [summary(j2, { queuedAt: queued })] })
+    assert.deepEqual(after.next.map(nextJobId), [...before.next.map(nextJobId), j2])
+    assert.notEqual(j1, j2)
+
+    // Not first: a step timer on a later IN_PROGRESS execution; the earlier one stays first.
+    const o = await watchOnVirtual(other)
+    const k1 = await createJob(hv, [other])
+    const k2 = await createJob(hv, [other])
+    await dv.accepted(jobsTopics(other).update(k1), { status: 'IN_PROGRESS' })
+    await dv.accepted(jobsTopics(other).update(k2), { status: 'IN_PROGRESS', stepTimeoutInMinutes: 2 })
+    const quiet = await o.received()
+    assert.deepEqual(quiet.next.map(nextJobId).slice(-1), [k1])
+    await advance(hv, 120)
+    const later = await o.received()
+    assert.equal(later.notify.length, quiet.notify.length + 1)
+    const jobs = lastJobs(later.notify) as { IN_PROGRESS?: { jobId: string }[]; QUEUED?: unknown[] }
+    assert.deepEqual(
+      jobs.IN_PROGRESS?.map((s) => s.jobId),
+      [k1],
+    )
+    assert.equal(jobs.QUEUED, undefined)
+    assert.deepEqual(later.next, quiet.next)
+  })
 })
 
 describe('Namespaced notification topics [spec: jobs-device-api#3] [spec: jobs-device-api#4]', () => {

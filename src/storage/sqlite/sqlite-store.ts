@@ -373,8 +373,11 @@ export class SqliteStore implements Store {
         throw new MissingTargets(result.missing.kind, result.missing.names)
       }
       if (result.paced !== undefined) {
-        const enlisted = this.time.enlist(result.job, result.paced.things, result.paced.groups)
-        return { kind: 'associated', job: this.time.write(enlisted, result.job.lastUpdatedAtMs) }
+        // [open-question 29] the new things wait for the rollout; a batch the rate allows now comes now.
+        const nowMs = result.job.lastUpdatedAtMs
+        this.time.write(this.time.enlist(result.job, result.paced.things, result.paced.groups), nowMs)
+        this.time.tick(jobId, nowMs)
+        return { kind: 'associated', job: this.readJob(jobId) ?? result.job }
       }
       return { kind: 'associated', job: result.job }
     })
