@@ -1,8 +1,9 @@
 /**
  * The PostgreSQL connection pool of one node, its transactions, and what a lost database means to a
- * client. Every change is one transaction (READ COMMITTED with row locks taken in one order: job row,
- * then execution rows); a transaction that loses a deadlock or a unique-key race to another node runs
- * again from the start (decide callbacks may run more than once, see ports/store.ts).
+ * client. Every change is one transaction (READ COMMITTED with row locks taken in one order: thing row,
+ * execution rows, job row; docs/decisions.md); a transaction that loses a deadlock or a unique-key race
+ * to another node runs again from the start (decide callbacks may run more than once, see
+ * ports/store.ts).
  *
  * A database that is restarting or unreachable gives `ServiceUnavailableException` (503) at once —
  * never a hang: connecting, acquiring a pooled connection and each statement have time limits — and the

@@ -52,6 +52,17 @@ export class PgEvents {
       await sql.query(`${EXECUTION_EVENT} WHERE e.seq = $4`, [atMs, null, null, seq])
   }
 
+  /** The events of the executions `seqs` names, which just reached terminal statuses (call after writing them). */
+  async reachedMany(sql: Sql, seqs: readonly number[], atMs: number): Promise<void> {
+    if (this.families.jobExecution && seqs.length > 0)
+      await sql.query(`${EXECUTION_EVENT} WHERE e.seq = ANY($4::bigint[]) ORDER BY e.seq`, [
+        atMs,
+        null,
+        null,
+        seqs,
+      ])
+  }
+
   /** The `deleted` event of one execution, with the status it has [open-question 49] (call before deleting). */
   async deleting(sql: Sql, seq: number, atMs: number): Promise<void> {
     if (this.families.jobExecution)

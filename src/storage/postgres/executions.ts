@@ -5,7 +5,9 @@
  * statement, which moves its counters; see docs/decisions.md (PostgreSQL and several nodes).
  */
 import type { ExecutionDecision } from '../../domain/state-machine.js'
+import { countChange } from '../../domain/state-machine.js'
 import type { ExecutionWithJob, Job } from '../../domain/records.js'
+import { effectiveDeadlineMs } from '../../domain/records.js'
 import { isPending, isTerminal } from '../../domain/statuses.js'
 import type { ExecutionDecideInput, ExecutionKey, MutateOutcome, PendingScope } from '../../ports/store.js'
 import type { ExecutionRow, JobRow } from '../rows.js'
@@ -16,6 +18,7 @@ import type { PgEvents } from './events.js'
 import type { PgJobSpecs } from './job-specs.js'
 import type { PgOutbox } from './outbox.js'
 import type { PgCounters } from './parts.js'
+import type { PgTimeWork } from './time-work.js'
 
 export class PgExecutions {
   constructor(
@@ -23,6 +26,7 @@ export class PgExecutions {
     private readonly outbox: PgOutbox,
     private readonly events: PgEvents,
     private readonly counters: PgCounters,
+    private readonly time: Pick<PgTimeWork, 'lockQueuedIfAborting'>,
   ) {}
 
   /** One execution and its job, read in one statement (so of the same commit). */
@@ -120,7 +124,9 @@ export class PgExecutions {
    * Runs one decision inside the current transaction, the execution row locked. The job row is locked
    * only by the last statement, which moves its counters (and returns them, fresh, for the completion
    * rule): writes to different executions of one job wait for each other only for that statement and
-   * the commit, and a write that changes no status does not touch the job row at all.
+   * the commit, and a write that changes no status does not touch the job row at all. An execution
+   * that ends then has the job's abort criteria, its retry and the completion rule applied under that
+   * lock (time-work.ts), in the same transaction.
    */
   private async apply(
     sql: Sql,
@@ -149,28 +155,34 @@ export class PgExecutions {
           n.versionNumber,
           n.inProgressDeadlineMs ?? null,
           n.stepDeadlineMs ?? null,
+          // [spec: state-machines#4] the sweep's column: the effective deadline while IN_PROGRESS.
+          n.status === 'IN_PROGRESS' ? (effectiveDeadlineMs(n) ?? null) : null,
           row.seq,
           row.version_number,
         ]
         const update = `UPDATE job_executions SET status = $1, force_canceled = $2, status_details = $3,
             started_at = $4, last_updated_at = $5, version_number = $6, in_progress_deadline = $7,
-            step_deadline = $8
-          WHERE seq = $9 AND version_number = $10 RETURNING seq`
+            step_deadline = $8, deadline = $9
+          WHERE seq = $10 AND version_number = $11 RETURNING seq`
         let nextJob = job
         if (!moved) {
           if ((await sql.query(update, values)).rowCount !== 1)
             throw new Error('execution changed under its lock')
         } else {
+          const ends = isTerminal(n.status)
+          // An end that will likely meet the abort criteria: the QUEUED executions the abort cancels
+          // are locked now, before the job row (the store's order). [spec: state-machines#6]
+          if (ends) await this.time.lockQueuedIfAborting(sql, [countChange(job, execution.status, n.status)])
           const outbox =
             this.outbox.enabled && pendingChanged
-              ? `, o AS (INSERT INTO outbox (thing_name, namespace_id, set_changed) SELECT $12, $13, $14 FROM u)`
+              ? `, o AS (INSERT INTO outbox (thing_name, namespace_id, set_changed) SELECT $13, $14, $15 FROM u)`
               : ''
           const from = COUNT_COLUMN[execution.status]
           const to = COUNT_COLUMN[n.status]
           const { rows } = await sql.query<JobRow>(
             `WITH u AS (${update})${outbox}
              UPDATE jobs SET ${from} = ${from} - 1, ${to} = ${to} + 1
-             WHERE job_id = $11 AND EXISTS (SELECT 1 FROM u) RETURNING *`,
+             WHERE job_id = $12 AND EXISTS (SELECT 1 FROM u) RETURNING *`,
             [
               ...values,
               job.jobId,
@@ -182,13 +194,12 @@ export class PgExecutions {
           const jobRow = rows[0]
           if (jobRow === undefined) throw new Error('execution changed under its lock')
           // [spec: jobs-device-api#5.2] an execution event for every terminal status reached
-          if (isTerminal(n.status)) await this.events.reached(sql, row.seq, n.lastUpdatedAtMs)
-          nextJob = await this.counters.completeIfDone(
-            sql,
-            job.jobId,
-            n.lastUpdatedAtMs,
-            await this.specs.job(sql, jobRow),
-          )
+          if (ends) await this.events.reached(sql, row.seq, n.lastUpdatedAtMs)
+          const counted = await this.specs.job(sql, jobRow)
+          // [spec: state-machines#6, #8] an execution that ends: abort criteria, retry, completion.
+          nextJob = ends
+            ? await this.counters.afterEnded(sql, counted, [n], n.lastUpdatedAtMs)
+            : await this.counters.completeIfDone(sql, job.jobId, n.lastUpdatedAtMs, counted)
         }
         return { kind: 'written', execution: n, job: nextJob }
       }

@@ -309,6 +309,17 @@ export class PgGroups {
       for (const r of rows) await this.counters.adjust(sql, r.job_id, 'QUEUED', r.n)
     }
     if (remove.length > 0) {
+      // A thing no longer targeted is not rolled out to later either (under the job rows' locks, as a
+      // rollout batch takes things off the list). [spec: state-machines#5, #7]
+      await sql.query(
+        `WITH d AS (
+           DELETE FROM job_rollout_things r USING unnest($1::text[], $2::text[]) AS p(job_id, thing_name)
+           WHERE r.job_id = p.job_id AND r.thing_name = p.thing_name RETURNING r.job_id
+         )
+         UPDATE jobs j SET rollout_remaining = j.rollout_remaining - c.n
+         FROM (SELECT job_id, count(*) AS n FROM d GROUP BY job_id) c WHERE j.job_id = c.job_id`,
+        [remove.map((p) => p.jobId), remove.map((p) => p.thing)],
+      )
       for (const p of remove) await this.events.queuedRemoved(sql, p.jobId, p.thing, nowMs)
       // `ins` names the changed executions for the outbox statement (a row per thing and namespace).
       const { rows } = await sql.query<{ job_id: string; n: number }>(

@@ -2,9 +2,13 @@
  * Job-level writes in PostgreSQL: UpdateJob, CancelJob (executions canceled set-based, counters kept),
  * AssociateTargetsWithJob and DeleteJob (DELETION_IN_PROGRESS, then executions purged in batches, then
  * the job) — the SQLite store's rules (storage/sqlite/job-lifecycle.ts), each inside the caller's
- * transaction. Executions are locked before the job row, as everywhere in this store.
+ * transaction. Executions are locked before the job row, as everywhere in this store. A job that stops
+ * being IN_PROGRESS or SCHEDULED loses its rollout list and its next due instant; otherwise the instant
+ * is computed again from the new settings (time-work.ts).
  */
 import type { JobDecision, JobFacts } from '../../domain/job-lifecycle.js'
+import { nextJobDueMs } from '../../domain/job-schedule.js'
+import { isPaced } from '../../domain/rollout.js'
 import type { Job } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
 import type { MissingTargetNames } from '../../ports/store.js'
@@ -73,9 +77,14 @@ export class PgJobLifecycle {
       )
     await lockUnchanged(sql, row)
     const n = decision.next
+    // [spec: state-machines#5] rollout stops for good on cancel, abort and deletion; otherwise new
+    // rollout or scheduling settings may move the job's next due instant.
+    const live = n.status === 'IN_PROGRESS' || n.status === 'SCHEDULED'
+    if (!live) await sql.query('DELETE FROM job_rollout_things WHERE job_id = $1', [jobId])
+    const nextDue = live ? nextJobDueMs(n, n.lastUpdatedAtMs) : undefined
     await sql.query(
       `UPDATE jobs SET status = $2, force_canceled = $3, reason_code = $4, comment = $5, last_updated_at = $6,
-         completed_at = $7
+         completed_at = $7, rollout_started = $8, rollout_remaining = $9, rollout_ended = $10, next_due_at = $11
        WHERE job_id = $1`,
       [
         jobId,
@@ -85,6 +94,10 @@ export class PgJobLifecycle {
         n.comment ?? null,
         n.lastUpdatedAtMs,
         n.completedAtMs ?? null,
+        n.rollout.started ? 1 : 0,
+        live ? n.rollout.remaining : 0,
+        n.rollout.ended ? 1 : 0,
+        nextDue ?? null,
       ],
     )
     await this.specs.update(sql, row, n)
@@ -114,7 +127,7 @@ export class PgJobLifecycle {
         await sql.query(
           `UPDATE job_executions SET status = 'CANCELED', version_number = version_number + 1,
              last_updated_at = $3, force_canceled = CASE WHEN $4 = 1 THEN 1 ELSE force_canceled END,
-             in_progress_deadline = NULL, step_deadline = NULL
+             in_progress_deadline = NULL, step_deadline = NULL, deadline = NULL
            WHERE job_id = $1 AND status = $2`,
           [jobId, status, nowMs, status === 'IN_PROGRESS' ? 1 : 0],
         )
@@ -126,7 +139,8 @@ export class PgJobLifecycle {
 
   /**
    * Runs inside a transaction: adds targets to a job after `decide` accepts, and queues an execution
-   * for every thing they reach that has no execution of the job yet.
+   * for every thing they reach that has no execution of the job yet — unless the job paces its
+   * rollout: then `paced` says so and the caller enlists the things (time-work.ts).
    * [spec: jobs-control-plane#associatetargetswithjob]
    */
   async associate(
@@ -134,12 +148,14 @@ export class PgJobLifecycle {
     jobId: string,
     targets: { thingNames: readonly string[]; groupNames: readonly string[]; arns: readonly string[] },
     decide: (facts: JobFacts) => JobDecision,
-  ): Promise<{ job: Job; missing?: MissingTargetNames } | undefined> {
+  ): Promise<{ job: Job; missing?: MissingTargetNames; paced?: true } | undefined> {
     const job = await this.mutate(sql, jobId, decide)
     if (job === undefined) return undefined
     const missing = await missingTargets(sql, targets)
     if (missing !== undefined) return { job, missing }
     await insertTargets(sql, jobId, targets.arns)
+    // [open-question 29] a paced job's new things wait for its rollout.
+    if (isPaced(job)) return { job, paced: true }
     const created = (
       await sql.query<{ n: number }>(fanOutSql(this.outbox), [
         jobId,
@@ -198,6 +214,7 @@ export class PgJobLifecycle {
     if (deleted.length < batch) {
       await this.events.job(sql, jobId, 'deleted', nowMs)
       await sql.query('DELETE FROM job_targets WHERE job_id = $1', [jobId])
+      await sql.query('DELETE FROM job_rollout_things WHERE job_id = $1', [jobId])
       await sql.query('DELETE FROM jobs WHERE job_id = $1', [jobId])
       await this.specs.delete(sql, jobId)
       return { deleted, gone: true }
@@ -208,7 +225,9 @@ export class PgJobLifecycle {
 
 /**
  * Locks the job row and checks that nothing `decide` read has changed since `seen` (the counters may
- * have: executions move them without this lock); otherwise the transaction runs again (LostRace).
+ * have: executions move them without this lock); otherwise the transaction runs again (LostRace). The
+ * time-driven columns count: a rollout batch moves them under this lock, and a decision made before
+ * it would write them back stale.
  */
 async function lockUnchanged(sql: Sql, seen: JobRow): Promise<void> {
   const now = (await sql.query<JobRow>('SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE', [seen.job_id]))
@@ -221,7 +240,13 @@ async function lockUnchanged(sql: Sql, seen: JobRow): Promise<void> {
     now.completed_at === seen.completed_at &&
     now.force_canceled === seen.force_canceled &&
     now.reason_code === seen.reason_code &&
-    now.comment === seen.comment
+    now.comment === seen.comment &&
+    now.rollout_started === seen.rollout_started &&
+    now.rollout_remaining === seen.rollout_remaining &&
+    now.rollout_notified === seen.rollout_notified &&
+    now.rollout_last_batch_at === seen.rollout_last_batch_at &&
+    now.rollout_ended === seen.rollout_ended &&
+    now.next_due_at === seen.next_due_at
   if (!same) throw new LostRace(`job ${seen.job_id} changed while its change was decided`)
 }
 

@@ -36,6 +36,11 @@ export class PgJobSpecs {
     this.cache.delete(row.job_id)
   }
 
+  /** Drops every cached spec (after the tables were emptied). */
+  forget(): void {
+    this.cache.clear()
+  }
+
   async delete(sql: Sql, jobId: string): Promise<void> {
     await sql.query('DELETE FROM job_specs WHERE job_id = $1', [jobId])
     this.cache.delete(jobId)

@@ -145,4 +145,41 @@ export const PG_MIGRATIONS: readonly {
       );
     `,
   },
+  {
+    version: 2,
+    name: 'time-driven work: deadlines, rollout, schedules',
+    // The SQLite store's migration 8, with the same meaning (storage/sqlite/migrations.ts).
+    // [spec: state-machines#4] `deadline` is the effective deadline (the earlier timer) of an IN_PROGRESS
+    // execution, NULL otherwise, so the sweep walks one partial index. `timed_out_retries` splits an
+    // attempt chain's retries by failure type [spec: state-machines#8]. A job's rollout keeps the things
+    // its targets resolved to that have no execution yet in job_rollout_things, in thing-name order
+    // [spec: state-machines#5]; `next_due_at` is the next instant its time-driven work is due. Jobs that
+    // may have work get next_due_at = 0, so the first pass computes their real instant. ADD COLUMN with
+    // a constant default rewrites no table (PostgreSQL 11+).
+    sql: `
+      ALTER TABLE job_executions
+        ADD COLUMN deadline BIGINT,
+        ADD COLUMN timed_out_retries BIGINT NOT NULL DEFAULT 0;
+      UPDATE job_executions SET deadline = LEAST(in_progress_deadline, step_deadline)
+        WHERE status = 'IN_PROGRESS' AND (in_progress_deadline IS NOT NULL OR step_deadline IS NOT NULL);
+      CREATE INDEX executions_by_deadline ON job_executions (deadline, seq) WHERE deadline IS NOT NULL;
+
+      ALTER TABLE jobs
+        ADD COLUMN rollout_started SMALLINT NOT NULL DEFAULT 1,
+        ADD COLUMN rollout_remaining BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN rollout_notified BIGINT NOT NULL DEFAULT 0,
+        ADD COLUMN rollout_last_batch_at BIGINT,
+        ADD COLUMN rollout_ended SMALLINT NOT NULL DEFAULT 0,
+        ADD COLUMN next_due_at BIGINT;
+      UPDATE jobs SET rollout_started = 0 WHERE status = 'SCHEDULED';
+      UPDATE jobs SET next_due_at = 0 WHERE status IN ('SCHEDULED', 'IN_PROGRESS');
+      CREATE INDEX jobs_by_next_due ON jobs (next_due_at, job_id) WHERE next_due_at IS NOT NULL;
+
+      CREATE TABLE job_rollout_things (
+        job_id      TEXT COLLATE "C" NOT NULL,
+        thing_name  TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (job_id, thing_name)
+      );
+    `,
+  },
 ]

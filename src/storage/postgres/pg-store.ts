@@ -6,10 +6,12 @@
  * job row comes last because every execution write moves its counters: locked first, it would make
  * all writes to a job's executions wait for each other's whole transaction.
  * Background work (outbox dispatch, job purges) is done by the node holding the lease (lease.ts); the
- * other nodes' stores report nothing to do.
+ * other nodes' stores report nothing to do. Time-driven work (time-work.ts) is run by the lease holder
+ * too (server.ts), but any node may run it safely — a device request that meets an overdue execution
+ * does: each batch and each job's tick is one transaction that locks what it changes and checks again
+ * that it is due, so every effect happens once.
  */
 import type { ExecutionDecision } from '../../domain/state-machine.js'
-import { decideJobCompletion } from '../../domain/state-machine.js'
 import type { Execution, ExecutionWithJob, Job, Thing } from '../../domain/records.js'
 import { zeroCounts } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
@@ -55,6 +57,24 @@ import { PgListings } from './listings.js'
 import { PgOutbox } from './outbox.js'
 import type { PgCounters } from './parts.js'
 import { PgTemplates } from './templates.js'
+import { PgTimeWork } from './time-work.js'
+import { isPaced } from '../../domain/rollout.js'
+
+/** Every table of user data (the virtual clock's reset empties them). [spec: test-clock#2] */
+const RESET_TABLES = [
+  'things',
+  'thing_groups',
+  'thing_group_members',
+  'jobs',
+  'job_specs',
+  'job_targets',
+  'job_rollout_things',
+  'job_executions',
+  'job_templates',
+  'outbox',
+  'notify_next_state',
+  'event_outbox',
+] as const
 
 export interface PgStoreOptions extends PgOptions {
   /** Keep the notification outbox (on when a notifier reads it). */
@@ -76,6 +96,7 @@ export class PgStore implements Store {
   private readonly groups: PgGroups
   private readonly listings: PgListings
   private readonly executions: PgExecutions
+  private readonly time: PgTimeWork
   private readonly templates = new PgTemplates()
   private readonly clock: Clock
   private readonly commitListeners: (() => void)[] = []
@@ -92,11 +113,13 @@ export class PgStore implements Store {
     this.counters = {
       adjust: (sql, jobId, status, delta) => adjustCount(sql, jobId, status, delta),
       completeIfDone: (sql, jobId, nowMs, known) => this.completeIfDone(sql, jobId, nowMs, known),
+      afterEnded: (sql, job, ended, nowMs) => this.time.afterEnded(sql, job, ended, nowMs),
     }
     this.lifecycle = new PgJobLifecycle(this.counters, this.outbox, this.specs, this.events)
+    this.time = new PgTimeWork(this.specs, this.counters, this.outbox, this.events, this.lifecycle)
     this.groups = new PgGroups(this.counters, this.outbox, this.events)
     this.listings = new PgListings(this.specs)
-    this.executions = new PgExecutions(this.specs, this.outbox, this.events, this.counters)
+    this.executions = new PgExecutions(this.specs, this.outbox, this.events, this.counters, this.time)
     this.lease = new Lease({
       url: options.url,
       schema: db.schema,
@@ -238,7 +261,7 @@ export class PgStore implements Store {
          WHERE thing_name = $2 AND status IN ('QUEUED', 'IN_PROGRESS') FOR UPDATE
        ), upd AS (
          UPDATE job_executions e SET status = 'REMOVED', version_number = e.version_number + 1,
-           last_updated_at = $1, in_progress_deadline = NULL, step_deadline = NULL
+           last_updated_at = $1, in_progress_deadline = NULL, step_deadline = NULL, deadline = NULL
          FROM moved WHERE e.seq = moved.seq
          RETURNING e.job_id, moved.status
        )
@@ -277,8 +300,9 @@ export class PgStore implements Store {
       const version = await this.specs.insert(sql, job)
       // A concurrent CreateJob of the same id loses on the key and runs again (db.ts): then it exists.
       await sql.query(
-        `INSERT INTO jobs (job_id, status, target_selection, namespace_id, created_at, last_updated_at, spec_version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+        `INSERT INTO jobs (job_id, status, target_selection, namespace_id, created_at, last_updated_at, spec_version,
+           rollout_started)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
         [
           job.jobId,
           job.status,
@@ -287,11 +311,16 @@ export class PgStore implements Store {
           job.createdAtMs,
           job.lastUpdatedAtMs,
           version,
+          job.rollout.started ? 1 : 0,
         ],
       )
       await insertTargets(sql, job.jobId, job.targets)
       let created = 0
-      if (job.status === 'IN_PROGRESS') {
+      if (job.rollout.started && isPaced(job)) {
+        // [spec: state-machines#5] the things are resolved now; the first batch comes at once.
+        const enlisted = await this.time.enlist(sql, job, targets.thingNames, targets.groupNames)
+        created = (await this.time.startCreated(sql, enlisted, job.createdAtMs)).rollout.notified
+      } else if (job.rollout.started) {
         created = (
           await sql.query<{ n: number }>(fanOutSql(this.outbox), [
             job.jobId,
@@ -303,7 +332,15 @@ export class PgStore implements Store {
         ).rows[0]!.n
         await adjustCount(sql, job.jobId, 'QUEUED', created)
         // [open-question 58] a SNAPSHOT job with no things completes at once.
-        await this.completeIfDone(sql, job.jobId, job.createdAtMs)
+        const written = await this.time.write(
+          sql,
+          { ...job, counts: { ...job.counts, QUEUED: created } },
+          job.createdAtMs,
+        )
+        await this.time.completeIfDone(sql, written, job.createdAtMs)
+      } else {
+        // SCHEDULED: its start (or first maintenance window) is its first due instant.
+        await this.time.write(sql, job, job.createdAtMs)
       }
       const stored = await this.readJob(sql, job.jobId)
       if (stored === undefined) throw new Error(`job ${job.jobId} vanished inside its own transaction`)
@@ -330,6 +367,15 @@ export class PgStore implements Store {
       if (result === undefined) return { kind: 'noJob' }
       // Thrown inside the transaction, so the job write of this operation rolls back.
       if (result.missing !== undefined) throw new MissingTargets(result.missing.kind, result.missing.names)
+      if (result.paced === true) {
+        // [open-question 29] the new things join the rollout list; the job's next due instant may move.
+        // A batch the rate allows now comes now (the job row is already locked by this transaction).
+        const nowMs = result.job.lastUpdatedAtMs
+        const enlisted = await this.time.enlist(sql, result.job, targets.thingNames, targets.groupNames)
+        await this.time.write(sql, enlisted, nowMs)
+        await this.time.tick(sql, jobId, nowMs)
+        return { kind: 'associated', job: (await this.specs.read(sql, jobId)) ?? result.job }
+      }
       return { kind: 'associated', job: result.job }
     })
   }
@@ -374,15 +420,7 @@ export class PgStore implements Store {
   private async completeIfDone(sql: Sql, jobId: string, nowMs: number, known?: Job): Promise<Job> {
     const job = known ?? (await this.readJob(sql, jobId))
     if (job === undefined) throw new Error(`job ${jobId} vanished inside its own transaction`)
-    const completed = decideJobCompletion(job, nowMs)
-    if (completed === undefined) return job
-    await sql.query(
-      'UPDATE jobs SET status = $1, completed_at = $2, last_updated_at = $3 WHERE job_id = $4',
-      [completed.status, completed.completedAtMs ?? null, completed.lastUpdatedAtMs, jobId],
-    )
-    // [spec: jobs-device-api#5.1] [spec: state-machines#10]
-    await this.events.job(sql, jobId, 'completed', nowMs)
-    return completed
+    return this.time.completeIfDone(sql, job, nowMs)
   }
 
   listPending(scope: PendingScope, limit: number): Promise<readonly ExecutionWithJob[]> {
@@ -481,26 +519,42 @@ export class PgStore implements Store {
     return this.groups.groupsOf(this.db, thingName, page)
   }
 
-  // ---- time-driven work: PENDING (being ported from the SQLite store) ----
+  // ---- time-driven work [spec: test-clock#3] (see time-work.ts for the locks) ----
 
   nextDeadlineMs(): Promise<number | undefined> {
-    return Promise.resolve(undefined)
+    return this.time.nextDeadlineMs(this.db)
   }
 
-  timeOutDue(_nowMs: number, _batch: number): Promise<number> {
-    return Promise.resolve(0)
+  /** One transaction: a node that dies mid-sweep loses the batch's whole effect, and the next pass redoes it. */
+  timeOutDue(nowMs: number, batch: number): Promise<number> {
+    return this.write((sql) => this.time.timeOutDue(sql, nowMs, batch))
   }
 
   nextJobDueMs(): Promise<number | undefined> {
-    return Promise.resolve(undefined)
+    return this.time.nextJobDueMs(this.db)
   }
 
-  tickJobsDue(_nowMs: number, _batch: number): Promise<number> {
-    return Promise.resolve(0)
+  /**
+   * The due jobs are read outside a transaction, then ticked one after another, each in a transaction
+   * of its own that locks and checks again (a job another node ticked meanwhile is not due any more).
+   * One after another: a pass's notifications follow the jobs' time order.
+   */
+  async tickJobsDue(nowMs: number, batch: number): Promise<number> {
+    const jobIds = await this.time.dueJobs(this.db, nowMs, batch)
+    for (const jobId of jobIds) await this.write((sql) => this.time.tick(sql, jobId, nowMs))
+    return jobIds.length
   }
 
-  reset(): Promise<void> {
-    return Promise.reject(new Error('reset is not ported to PostgreSQL yet'))
+  /**
+   * Empties every table of user data in one statement (TRUNCATE waits for the transactions under way
+   * on them). Sequences go on: an outbox or event sequence number is never reused, and a spec version
+   * that other nodes cached never names another spec.
+   */
+  async reset(): Promise<void> {
+    await this.write(async (sql) => {
+      await sql.query(`TRUNCATE ${RESET_TABLES.join(', ')}`)
+    })
+    this.specs.forget()
   }
 
   async recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>> {

@@ -177,7 +177,7 @@ export class GroupTables {
       const ns = (this.s.job.get(jobId) as { namespace_id: string | null } | undefined)?.namespace_id ?? ''
       this.events.queuedRemoved(jobId, thingName, nowMs)
       // A thing no longer targeted is not rolled out to later either. [spec: state-machines#5, #7]
-      this.s.dropRolloutThing.run(jobId, thingName)
+      if (this.s.dropRolloutThing.run(jobId, thingName).changes > 0) this.s.rolloutLeft.run(jobId)
       const removed = this.s.removeQueued.run(nowMs, jobId, thingName).changes
       if (removed > 0) this.outbox.thing(thingName, ns, true)
       this.counters.adjust(jobId, 'QUEUED', -removed)

@@ -151,6 +151,7 @@ export function prepare(db: Database.Database) {
        WHERE job_id = ? AND thing_name = ? AND status = 'QUEUED'`,
     ),
     dropRolloutThing: db.prepare('DELETE FROM job_rollout_things WHERE job_id = ? AND thing_name = ?'),
+    rolloutLeft: db.prepare('UPDATE jobs SET rollout_remaining = rollout_remaining - 1 WHERE job_id = ?'),
     recount: db.prepare('SELECT status, count(*) AS n FROM job_executions WHERE job_id = ? GROUP BY status'),
   }
 }
