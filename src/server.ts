@@ -15,7 +15,9 @@ import type { Clock } from './ports/clock.js'
 import { systemClock } from './ports/clock.js'
 import type { ResponseStyle } from './http/server.js'
 import { DATA_PLANE_PREFIX, createRequestHandlers, loadServedModels } from './http/server.js'
-import { DeviceAuth, deviceAuthEnabled } from './mqtt/device-auth.js'
+import { DeviceAuth, deviceAuthEnabled, isLoopback } from './mqtt/device-auth.js'
+import type { Credentials } from './http/sigv4.js'
+import { SigV4Verifier } from './http/sigv4.js'
 import { EmbeddedBroker, MQTT_WEBSOCKET_PATH } from './mqtt/embedded-broker.js'
 import type { BrokerAuth } from './mqtt/embedded-broker.js'
 import { NotificationDispatcher } from './mqtt/notifications.js'
@@ -52,6 +54,12 @@ export interface ServerConfig {
   readonly clockMode?: 'system' | 'virtual' | undefined
   readonly clockStartMs?: number | undefined
   readonly logger?: Logger | undefined
+  /**
+   * HTTP request authentication (`--auth`): `sigv4` verifies every request's AWS Signature V4 against
+   * `credentials`; `none` accepts any caller; `auto` (the default) is `none` when `host` is a loopback
+   * address and `sigv4` otherwise. [spec: wire-protocol#7]
+   */
+  readonly auth?: { readonly mode?: HttpAuthMode | undefined; readonly credentials?: Credentials | undefined }
   /** The embedded MQTT broker; undefined turns MQTT off. */
   readonly mqtt?: MqttConfig | undefined
   /** Jobs events published to the broker, per family; both off by default. [spec: jobs-device-api#5] */
@@ -60,6 +68,24 @@ export interface ServerConfig {
    * PostgreSQL instead of the SQLite file in `dataDir` (docs/deployment.md): several nodes may share it.
    */
   readonly database?: DatabaseConfig | undefined
+}
+
+export type HttpAuthMode = 'sigv4' | 'none' | 'auto'
+
+/** SigV4 is required (or `auto` chose it) but no access key was given. */
+export class MissingCredentialsError extends Error {
+  constructor(host: string) {
+    super(
+      `HTTP authentication is sigv4 (listening on ${host}, not loopback) but no access keys were given: pass --credentials-file <file> (the AWS CLI's credentials format), or --auth none to accept any caller`,
+    )
+  }
+}
+
+/** Whether requests must be SigV4-signed: `auto` is off only on a loopback address. */
+export function httpAuthEnabled(mode: HttpAuthMode | undefined, host: string): boolean {
+  if (mode === 'sigv4') return true
+  if (mode === 'none') return false
+  return !isLoopback(host)
 }
 
 export interface DatabaseConfig {
@@ -121,6 +147,8 @@ export interface RunningServer {
   readonly mqttWebSocketUrl?: string
   /** Whether the embedded broker requires device authentication. */
   readonly mqttAuth?: boolean
+  /** How HTTP requests are authenticated, and with how many access keys. */
+  readonly httpAuth: { readonly mode: 'sigv4' | 'none'; readonly keys: number }
   readonly context: AppContext
   /** Things the operator should know about the start (a default port that was taken, …). */
   readonly notices: readonly string[]
@@ -146,6 +174,9 @@ export class PortInUseError extends Error {
 
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = config.logger ?? pino({ level: process.env['FLEETJOBS_LOG_LEVEL'] ?? 'info' })
+  const sigv4 = httpAuthEnabled(config.auth?.mode, config.host)
+  const credentials = config.auth?.credentials ?? new Map<string, string>()
+  if (sigv4 && credentials.size === 0) throw new MissingCredentialsError(config.host)
   // Without MQTT nobody publishes events, so none is recorded.
   const eventFamilies = {
     job: config.mqtt !== undefined && config.events?.job === true,
@@ -186,9 +217,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
   }
   const models = loadServedModels()
+  const verifier = sigv4 ? new SigV4Verifier(credentials, () => clock.nowMs()) : undefined
   const handlers = createRequestHandlers(
     context,
-    { responseStyle: config.responseStyle, rateLimit: config.rateLimit, logger },
+    {
+      responseStyle: config.responseStyle,
+      rateLimit: config.rateLimit,
+      logger,
+      auth: verifier,
+      nowMs: () => clock.nowMs(),
+    },
     models,
   )
   const servers: Server[] = []
@@ -225,7 +263,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
             }
           : undefined
         embedded = await startBroker(config.host, config.mqtt, notices, auth)
-        embedded.attachWebSocket(main)
+        embedded.attachWebSocket(main, verifier)
         broker = embedded
       } else {
         // Several nodes on one database: only the lease holder takes device requests, so each request
@@ -315,6 +353,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           }),
       context,
       notices,
+      httpAuth: { mode: sigv4 ? 'sigv4' : 'none', keys: sigv4 ? credentials.size : 0 },
       workers: {
         jobDeletion,
         time: timeWork,

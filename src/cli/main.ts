@@ -3,10 +3,17 @@
  * `fleetjobs serve`: every flag can also be set by FLEETJOBS_<NAME> (e.g. FLEETJOBS_DATA_PLANE_PORT).
  */
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { DatabaseUnavailableError, PortInUseError, DEFAULT_CONFIG, startServer } from '../server.js'
-import type { EventsConfig } from '../server.js'
+import {
+  DatabaseUnavailableError,
+  MissingCredentialsError,
+  PortInUseError,
+  DEFAULT_CONFIG,
+  startServer,
+} from '../server.js'
+import type { EventsConfig, HttpAuthMode } from '../server.js'
+import { CredentialsFileError, loadCredentialsFile } from '../http/credentials.js'
 import type { RateLimit } from '../app/throttle.js'
-import { DeviceAuth, OPERATOR_USERNAME } from '../mqtt/device-auth.js'
+import { DeviceAuth, OPERATOR_USERNAME, isLoopback } from '../mqtt/device-auth.js'
 
 function port(value: string): number {
   const n = Number(value)
@@ -169,6 +176,22 @@ program
   .addOption(authSecretOption())
   .addOption(
     opt(
+      '--auth <mode>',
+      'HTTP request authentication: sigv4 (AWS Signature V4, keys from --credentials-file), none, or auto (none on loopback, else sigv4)',
+      'AUTH',
+    )
+      .choices(['sigv4', 'none', 'auto'])
+      .default('auto'),
+  )
+  .addOption(
+    opt(
+      '--credentials-file <file>',
+      "access keys SigV4 accepts, in the AWS CLI's credentials format ([profile] aws_access_key_id / aws_secret_access_key)",
+      'CREDENTIALS_FILE',
+    ),
+  )
+  .addOption(
+    opt(
       '--clock <mode>',
       'system: the machine clock; virtual: a clock that moves only through POST /_fleetjobs/clock/advance (tests)',
       'CLOCK',
@@ -191,7 +214,14 @@ program
   .action(async (o: Record<string, unknown>, command: Command) => {
     const mqttPortChosen = command.getOptionValueSource('mqttPort') !== 'default'
     try {
+      const credentialsFile = o['credentialsFile'] as string | undefined
+      const credentials =
+        credentialsFile === undefined ? undefined : await loadCredentialsFile(credentialsFile)
       const server = await startServer({
+        auth: {
+          mode: o['auth'] as HttpAuthMode,
+          ...(credentials === undefined ? {} : { credentials }),
+        },
         host: o['host'] as string,
         port: o['port'] as number,
         dataPlanePort: o['dataPlanePort'] as number,
@@ -260,6 +290,14 @@ program
         )
       if (server.mqttWebSocketUrl !== undefined)
         console.log(`fleetjobs MQTT over WebSocket:                ${server.mqttWebSocketUrl}`)
+      const host = o['host'] as string
+      console.log(
+        server.httpAuth.mode === 'sigv4'
+          ? `fleetjobs HTTP authentication: sigv4 — every request must carry an AWS Signature V4 made with one of the ${server.httpAuth.keys} access key(s) of ${credentialsFile ?? 'the credentials file'}; others get 403`
+          : isLoopback(host)
+            ? 'fleetjobs HTTP authentication: none (any caller on this machine; listening on loopback only)'
+            : `fleetjobs HTTP authentication: NONE — anyone who can reach ${host} can create, cancel and delete jobs and act as any device (--auth sigv4 --credentials-file <file> to require signatures)`,
+      )
       if (server.context.time.mode === 'virtual')
         console.log(
           `fleetjobs clock: virtual, at ${new Date(server.context.clock.nowMs()).toISOString()} (moves only through POST ${server.url}/_fleetjobs/clock/advance; not for production)`,
@@ -271,7 +309,12 @@ program
             : 'fleetjobs MQTT device authentication: off (any client, any topic; --mqtt-auth on to require it)',
         )
     } catch (error) {
-      if (error instanceof PortInUseError || error instanceof DatabaseUnavailableError) {
+      if (
+        error instanceof PortInUseError ||
+        error instanceof DatabaseUnavailableError ||
+        error instanceof MissingCredentialsError ||
+        error instanceof CredentialsFileError
+      ) {
         console.error(`fleetjobs: ${error.message}`)
         process.exit(2)
       }

@@ -9,6 +9,10 @@ import type { Plane } from '../aws-model/model.js'
 const UNMODELED_STATUS: Partial<Record<ErrorCode, number>> = {
   UnknownOperationException: 404,
   AccessDeniedException: 403,
+  // SigV4 refusals, as AWS's front door answers them (not in the service models). [spec: wire-protocol#7]
+  MissingAuthenticationTokenException: 403,
+  UnrecognizedClientException: 403,
+  InvalidSignatureException: 403,
 }
 
 export function errorStatus(modelStatus: ReadonlyMap<string, number>, plane: Plane, code: ErrorCode): number {
@@ -35,5 +39,8 @@ export const ENVELOPE_CODES: Record<ErrorCode, string> = {
   TerminalStateException: 'INVALID_STATE_TRANSITION',
   UnauthorizedException: 'UNAUTHORIZED',
   AccessDeniedException: 'ACCESS_DENIED',
+  MissingAuthenticationTokenException: 'UNAUTHORIZED',
+  UnrecognizedClientException: 'UNAUTHORIZED',
+  InvalidSignatureException: 'UNAUTHORIZED',
   UnknownOperationException: 'UNKNOWN_OPERATION',
 }

@@ -19,6 +19,11 @@ import { CONTROL_PLANE, DATA_PLANE } from './operations.js'
 import type { RateLimit } from '../app/throttle.js'
 import { Throttle } from '../app/throttle.js'
 import { advanceClock, getClock, resetService } from '../app/test-clock.js'
+import type { SigV4Verifier } from './sigv4.js'
+import { signingService } from './sigv4.js'
+
+/** The SigV4 signing name of the device data plane. [spec: wire-protocol#1] */
+export const DATA_PLANE_SIGNING_NAME = 'iot-jobs-data'
 
 /** The path prefix that selects the data plane on the main listener. */
 export const DATA_PLANE_PREFIX = '/iot-jobs-data'
@@ -36,6 +41,13 @@ export type ResponseStyle = 'aws' | 'envelope'
 
 export interface HttpOptions {
   readonly responseStyle: ResponseStyle
+  /** SigV4 verification of every request (`--auth sigv4`); undefined accepts any caller. [spec: wire-protocol#7] */
+  readonly auth?: SigV4Verifier | undefined
+  /**
+   * The service clock, for the `Date` header: SDKs correct their clock skew from it, so signatures stay
+   * valid against a virtual clock as against AWS. Default: node's own (the machine's clock).
+   */
+  readonly nowMs?: (() => number) | undefined
   readonly rateLimit?: { readonly controlPlane?: RateLimit; readonly dataPlane?: RateLimit } | undefined
   readonly logger: Logger
 }
@@ -106,7 +118,7 @@ export function createRequestHandlers(
         url.startsWith(`${DATA_PLANE_PREFIX}?`)
       ) {
         handle(req, res, 'dataPlane', url.slice(DATA_PLANE_PREFIX.length) || '/')
-      } else if ((req.headers.authorization ?? '').includes('/iot-jobs-data/aws4_request')) {
+      } else if (signingService(req.headers, url) === DATA_PLANE_SIGNING_NAME) {
         handle(req, res, 'dataPlane', url)
       } else {
         handle(req, res, 'controlPlane', url)
@@ -134,6 +146,8 @@ async function serveTestApi(
   const path = url.split('?')[0] ?? ''
   const method = req.method ?? 'GET'
   const body = await readBody(req)
+  // The test API is as protected as the control plane it sits beside.
+  if (options.auth !== undefined) await authenticate(options.auth, req, body, 'controlPlane')
   let output: object
   if (path === '/_fleetjobs/clock' && method === 'GET') output = getClock(ctx)
   else if (path === '/_fleetjobs/clock/advance' && method === 'POST')
@@ -164,11 +178,50 @@ async function serve(
   rawPath: string,
   state: RequestState,
 ): Promise<void> {
+  if (options.auth !== undefined) {
+    // AWS refuses an unsigned or badly signed request before it looks at the operation.
+    const body = await readBody(req)
+    await authenticate(options.auth, req, body, state.plane)
+    return serveRequest(ctx, models, routers, throttles, options, req, res, rawPath, state, body)
+  }
+  return serveRequest(ctx, models, routers, throttles, options, req, res, rawPath, state, undefined)
+}
+
+/** The signing names each plane accepts: the control plane's two (newest SDK, 2022 model), the data plane's. */
+const SIGNING_NAMES: Record<Plane, readonly string[]> = {
+  controlPlane: ['iot', 'execute-api'],
+  dataPlane: [DATA_PLANE_SIGNING_NAME],
+}
+
+async function authenticate(
+  auth: SigV4Verifier,
+  req: IncomingMessage,
+  body: Buffer,
+  plane: Plane,
+): Promise<void> {
+  await auth.verify(
+    { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body },
+    SIGNING_NAMES[plane],
+  )
+}
+
+async function serveRequest(
+  ctx: AppContext,
+  models: LoadedModels,
+  routers: Record<Plane, Router>,
+  throttles: Partial<Record<Plane, Throttle>>,
+  options: HttpOptions,
+  req: IncomingMessage,
+  res: ServerResponse,
+  rawPath: string,
+  state: RequestState,
+  bodyRead: Buffer | undefined,
+): Promise<void> {
   // [spec: wire-protocol#2.1] `$next` arrives encoded or not.
   const path = rawPath.replace(/\/%24next(?=[/?]|$)/gi, '/$next')
   const found = routers[state.plane].find((req.method ?? 'GET') as 'GET', path)
   if (found === null) {
-    await drain(req)
+    if (bodyRead === undefined) await drain(req)
     if (!isValidPercentEncoding(path)) throw invalidRequest('the request path is not valid percent-encoding')
     throw new ServiceError(
       'UnknownOperationException',
@@ -177,7 +230,7 @@ async function serve(
   }
   const route = found.store as Route
   state.route = route
-  const body = await readBody(req)
+  const body = bodyRead ?? (await readBody(req))
   const query = new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '')
   const input = bind(route.spec, found.params, query, body)
   if (!route.spec.validate(input)) {
@@ -353,10 +406,10 @@ function respond(
     'content-length': Buffer.byteLength(text),
     'x-amzn-RequestId': state.requestId,
   }
+  if (options.nowMs !== undefined) headers['date'] = new Date(options.nowMs()).toUTCString()
   if (errorType !== undefined) headers['x-amzn-ErrorType'] = errorType
   res.writeHead(status, headers)
   res.end(text)
-  void options
 }
 
 function respondError(

@@ -12,6 +12,7 @@ import { WebSocketServer, createWebSocketStream } from 'ws'
 import type { DeviceAuth, MqttIdentity } from './device-auth.js'
 import { mayPublish, maySubscribe } from './device-auth.js'
 import { REQUEST_FILTER } from './topics.js'
+import { ServiceError } from '../domain/errors.js'
 import type { MqttTransport } from './transport.js'
 
 /** The path of the HTTP port that carries MQTT over WebSocket. */
@@ -27,6 +28,17 @@ export interface BrokerAuth {
 /** CONNACK return codes of MQTT 3.1.1. */
 const BAD_CREDENTIALS = 4
 const NOT_AUTHORIZED = 5
+
+/** Verifies a SigV4-presigned upgrade request (http/sigv4.ts); throws a ServiceError when it is not. */
+export interface UpgradeVerifier {
+  verify(
+    req: { method: string; url: string; headers: IncomingMessage['headers']; body: Buffer },
+    services: readonly string[],
+  ): Promise<unknown>
+}
+
+/** AWS IoT's signing name for MQTT over WebSocket, and the control plane's. */
+const WEBSOCKET_SIGNING_NAMES = ['iotdevicegateway', 'iot'] as const
 
 export class EmbeddedBroker implements MqttTransport {
   private handlers: ((topic: string, payload: Buffer, qos: 0 | 1 | 2) => void)[] = []
@@ -75,13 +87,31 @@ export class EmbeddedBroker implements MqttTransport {
   }
 
   /** Serves MQTT over WebSocket on `MQTT_WEBSOCKET_PATH` of an HTTP server. */
-  attachWebSocket(server: HttpServer): void {
+  /**
+   * MQTT over WebSocket on `server` at MQTT_WEBSOCKET_PATH. With `auth`, the upgrade request must be a
+   * SigV4-presigned URL (as AWS IoT's `wss://…/mqtt?X-Amz-…`, signing name `iotdevicegateway`, or
+   * `iot`); anything else is refused with 403 before the WebSocket opens.
+   */
+  attachWebSocket(server: HttpServer, auth?: UpgradeVerifier): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       if ((req.url ?? '').split('?')[0] !== MQTT_WEBSOCKET_PATH) {
         socket.destroy()
         return
       }
-      this.ws.handleUpgrade(req, socket, head, (ws) => this.ws.emit('connection', ws, req))
+      const accept = () =>
+        this.ws.handleUpgrade(req, socket, head, (ws) => this.ws.emit('connection', ws, req))
+      if (auth === undefined) return accept()
+      auth
+        .verify(
+          { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body: Buffer.alloc(0) },
+          WEBSOCKET_SIGNING_NAMES,
+        )
+        .then(accept, (error: unknown) => {
+          const code = error instanceof ServiceError ? error.code : 'InvalidSignatureException'
+          socket.end(
+            `HTTP/1.1 403 Forbidden\r\nx-amzn-ErrorType: ${code}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+          )
+        })
     })
   }
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -195,5 +195,65 @@ describe('fleetjobs serve', () => {
       ),
     )
     assert.doesNotMatch(stderr, /s3cret/)
+  })
+
+  it('[spec: wire-protocol#7] off loopback, auto means sigv4: without --credentials-file it does not start (exit 2, naming the flag)', async () => {
+    const { code, stderr } = await exit(
+      serve(['--host', '0.0.0.0', '--port', '0', '--data-plane-port', '0', '--no-mqtt']),
+    )
+    assert.equal(code, 2)
+    assert.match(stderr, /no access keys were given: pass --credentials-file/)
+  })
+
+  it('[spec: wire-protocol#7] a credentials file without a complete key pair stops the start (exit 2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleetjobs-creds-'))
+    dirs.push(dir)
+    const file = join(dir, 'credentials')
+    writeFileSync(file, '[default]\naws_access_key_id = AKIDONLY\n')
+    const { code, stderr } = await exit(
+      serve([
+        '--auth',
+        'sigv4',
+        '--credentials-file',
+        file,
+        '--port',
+        '0',
+        '--data-plane-port',
+        '0',
+        '--no-mqtt',
+      ]),
+    )
+    assert.equal(code, 2)
+    assert.match(stderr, /holds no profile with both aws_access_key_id and aws_secret_access_key/)
+  })
+
+  it('[spec: wire-protocol#7] --auth sigv4 with an AWS CLI credentials file: says so at start, refuses unsigned requests', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fleetjobs-creds-'))
+    dirs.push(dir)
+    const file = join(dir, 'credentials')
+    writeFileSync(file, '[ops]\naws_access_key_id = AKIDCLI\naws_secret_access_key = s3cret-key\n')
+    const child = serve([
+      '--auth',
+      'sigv4',
+      '--credentials-file',
+      file,
+      '--port',
+      '0',
+      '--data-plane-port',
+      '0',
+      '--no-mqtt',
+    ])
+    const done = exit(child)
+    const out = await lines(child, 4)
+    assert.ok(
+      out.some((l) => /HTTP authentication: sigv4 .* 1 access key\(s\)/.test(l)),
+      out.join('\n'),
+    )
+    const cp = /(http:\/\/\S+)/.exec(out[0] ?? '')?.[1] ?? ''
+    const refused = await fetch(`${cp}/jobs`)
+    assert.equal(refused.status, 403)
+    assert.equal(refused.headers.get('x-amzn-errortype'), 'MissingAuthenticationTokenException')
+    child.kill('SIGTERM')
+    assert.equal((await done).code, 0)
   })
 })
