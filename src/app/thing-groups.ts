@@ -118,6 +118,14 @@ export async function deleteThingGroup(
   )
 }
 
+/**
+ * ListThingGroups, by name in byte order, keyset-paged. [spec: things#listthinggroups] `recursive`
+ * defaults to true: `parentGroup` lists all its descendants, or only its direct children with
+ * `recursive=false`; without `parentGroup`, every group, or only the root groups with
+ * `recursive=false`. `namePrefixFilter` then keeps the names that start with it. A `nextToken` is
+ * accepted only with the filters that produced it (an omitted `recursive` counts as true).
+ * ResourceNotFoundException for an unknown `parentGroup`; InvalidRequestException for a foreign token.
+ */
 export async function listThingGroups(
   ctx: AppContext,
   input: {
@@ -131,7 +139,8 @@ export async function listThingGroups(
   const filters = {
     parentGroup: input.parentGroup,
     namePrefixFilter: input.namePrefixFilter,
-    recursive: input.recursive,
+    // [spec: things#listthinggroups] AWS lists grandchildren for `parentGroup` alone.
+    recursive: input.recursive ?? true,
   }
   const page = pageRequest('ListThingGroups', filters, input, ctx.settings.defaultPageSize, 'name')
   if (input.parentGroup !== undefined && (await ctx.store.getThingGroup(input.parentGroup)) === undefined) {

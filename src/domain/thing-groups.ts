@@ -53,7 +53,8 @@ const sameJson = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON
 
 /**
  * CreateThingGroup. An identical repeat returns the existing group [open-question 8]; a different
- * one is ResourceAlreadyExistsException.
+ * one (parent or properties) is ResourceAlreadyExistsException with the existing group's id and ARN,
+ * worded as AWS words it. [spec: things#createthinggroup]
  */
 export function decideCreateGroup(
   self: GroupFacts,
@@ -74,11 +75,8 @@ export function decideCreateGroup(
       kind: 'reject',
       error: new ServiceError(
         'ResourceAlreadyExistsException',
-        `Thing group ${proposed.thingGroupName} already exists`,
-        {
-          resourceId: existing.thingGroupId,
-          resourceArn: arn,
-        },
+        `Thing Group ${proposed.thingGroupName} already exists in current account with different properties`,
+        { resourceId: existing.thingGroupId, resourceArn: arn },
       ),
     }
   }

@@ -171,26 +171,36 @@ export class PgGroups {
     }
   }
 
+  /**
+   * ListThingGroups in one statement, by name (byte order, COLLATE "C") after the cursor, as the SQLite
+   * store lists them. [spec: things#listthinggroups] Only `recursive === false` narrows to one level
+   * (AWS's default is true): the direct children of `parentGroup`, or the roots without it. Otherwise
+   * `parentGroup` means all its descendants (a recursive CTE down `parent_name`) and no `parentGroup`
+   * means every group.
+   */
   async list(sql: Sql, filter: GroupFilter, page: PageRequest): Promise<Page<ThingGroup>> {
     const values: unknown[] = [page.after ?? '', page.limit + 1]
     const param = (value: unknown): string => `$${values.push(value)}`
     const where: string[] = ['g.group_name COLLATE "C" > $1']
-    let prefix = ''
+    const oneLevel = filter.recursive === false
+    let tree = ''
     if (filter.parentGroup !== undefined) {
       const parent = param(filter.parentGroup)
-      if (filter.recursive === true) {
-        prefix = `WITH RECURSIVE tree(name) AS (
+      if (oneLevel) {
+        where.push(`g.parent_name = ${parent}`)
+      } else {
+        tree = `WITH RECURSIVE tree(name) AS (
           SELECT group_name FROM thing_groups WHERE parent_name = ${parent}
           UNION SELECT c.group_name FROM thing_groups c JOIN tree ON c.parent_name = tree.name) `
         where.push('g.group_name IN (SELECT name FROM tree)')
-      } else {
-        where.push(`g.parent_name = ${parent}`)
       }
+    } else if (oneLevel) {
+      where.push('g.parent_name IS NULL')
     }
     if (filter.namePrefixFilter !== undefined)
       where.push(`starts_with(g.group_name, ${param(filter.namePrefixFilter)})`)
     const { rows } = await sql.query<ThingGroupRow>(
-      `${prefix}SELECT g.* FROM thing_groups g WHERE ${where.join(' AND ')}
+      `${tree}SELECT g.* FROM thing_groups g WHERE ${where.join(' AND ')}
        ORDER BY g.group_name COLLATE "C" LIMIT $2`,
       values,
     )

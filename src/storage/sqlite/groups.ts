@@ -91,20 +91,29 @@ export class GroupTables {
     }
   }
 
+  /**
+   * ListThingGroups in one statement, by name (byte order) after the cursor. [spec: things#listthinggroups]
+   * Only `recursive === false` narrows to one level (AWS's default is true): the direct children of
+   * `parentGroup`, or the roots without it. Otherwise `parentGroup` means all its descendants (a
+   * recursive CTE down `parent_name`) and no `parentGroup` means every group.
+   */
   list(filter: GroupFilter, page: PageRequest): Page<ThingGroup> {
     const where: string[] = ['g.group_name > @after']
     const params: Record<string, unknown> = { after: page.after ?? '', limit: page.limit + 1 }
-    let prefix = ''
+    const oneLevel = filter.recursive === false
+    let tree = ''
     if (filter.parentGroup !== undefined) {
       params['parent'] = filter.parentGroup
-      if (filter.recursive === true) {
-        prefix = `WITH RECURSIVE tree(name) AS (
+      if (oneLevel) {
+        where.push('g.parent_name = @parent')
+      } else {
+        tree = `WITH RECURSIVE tree(name) AS (
           SELECT group_name FROM thing_groups WHERE parent_name = @parent
           UNION SELECT c.group_name FROM thing_groups c JOIN tree ON c.parent_name = tree.name) `
         where.push('g.group_name IN (SELECT name FROM tree)')
-      } else {
-        where.push('g.parent_name = @parent')
       }
+    } else if (oneLevel) {
+      where.push('g.parent_name IS NULL')
     }
     if (filter.namePrefixFilter !== undefined) {
       params['prefix'] = filter.namePrefixFilter
@@ -112,7 +121,7 @@ export class GroupTables {
     }
     const rows = this.db
       .prepare(
-        `${prefix}SELECT g.* FROM thing_groups g WHERE ${where.join(' AND ')} ORDER BY g.group_name LIMIT @limit`,
+        `${tree}SELECT g.* FROM thing_groups g WHERE ${where.join(' AND ')} ORDER BY g.group_name LIMIT @limit`,
       )
       .all(params) as ThingGroupRow[]
     return pageOf(rows.map(groupFromRow), page.limit, (g) => g.thingGroupName)
