@@ -20,12 +20,15 @@
  *                      `bench_<pid>_<n>` dropped at the end; connections default to 16,64
  *   --database-url URL the database of `--store postgres` (default: $FLEETJOBS_BENCH_DATABASE_URL,
  *                      else postgres://127.0.0.1:5432/test); host 127.0.0.1 only
+ *   --time             run only the time-driven family (`time.*`: deadline sweep, updates with timers,
+ *                      paced rollout, idle CPU with armed timers); with `--store postgres` on PostgreSQL
  *   --list             print the point names and exit
  */
 import { mkdirSync, readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { topSelfTime } from './lib/cpu-profile.js'
+import { profiledServers } from './lib/profiled.js'
 import { DEFAULT_DATABASE_URL, loopbackDatabaseUrl } from './lib/pg.js'
 import { figuresOf, hasFailures, printTables, writeJson } from './lib/report.js'
 import { Session } from './lib/session.js'
@@ -46,6 +49,7 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
       'mqtt-processes': { type: 'string' },
       store: { type: 'string', default: 'sqlite' },
       'database-url': { type: 'string' },
+      time: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
     },
     strict: true,
@@ -55,6 +59,7 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
   const store = values.store
   if (store !== 'sqlite' && store !== 'postgres') throw new Error('--store takes sqlite or postgres')
   if (store === 'postgres' && values.mqtt === true) throw new Error('--mqtt runs on SQLite only')
+  if (values.time === true && values.mqtt === true) throw new Error('--time and --mqtt run separately')
   if (store !== 'postgres' && values['database-url'] !== undefined) {
     throw new Error('--database-url needs --store postgres')
   }
@@ -89,14 +94,22 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
     mqttProcesses,
     store,
     databaseUrl,
+    time: values.time === true,
     list: values.list === true,
   }
 }
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2))
-  // A flagged family (`--mqtt`, `--store postgres`) runs only with its flag, and then alone.
-  const flag = options.mqtt ? 'mqtt' : options.store === 'postgres' ? 'postgres' : undefined
+  // A flagged family (`--mqtt`, `--store postgres`, `--time`) runs only with its flag, and then alone;
+  // `--time` takes the store from `--store`.
+  const flag = options.time
+    ? 'time'
+    : options.mqtt
+      ? 'mqtt'
+      : options.store === 'postgres'
+        ? 'postgres'
+        : undefined
   const scenarios = SCENARIOS.filter((s) => s.flag === flag)
   const names = scenarios.flatMap((s) => s.points(options))
   const patterns = options.only.map(onlyPattern)
@@ -145,6 +158,7 @@ async function main(): Promise<number> {
   }
   if (options.cpuProfDir !== undefined) {
     for (const node of session.pgNodes) printProfile(options.cpuProfDir, node.pid, node.label)
+    for (const server of profiledServers) printProfile(options.cpuProfDir, server.pid, server.label)
   }
   log(`done in ${((performance.now() - started) / 1000).toFixed(1)} s`)
   const failed = points.filter(hasFailures)

@@ -35,6 +35,8 @@ export interface BenchOptions {
   readonly store: 'sqlite' | 'postgres'
   /** The PostgreSQL database of `--store postgres` (always on 127.0.0.1). */
   readonly databaseUrl: string
+  /** `--time`: run the time-driven family (`time.*`), and only it; on `store`. */
+  readonly time: boolean
 }
 
 /** What one load run against one server measured. Latencies count only 2xx answers. */
@@ -95,10 +97,10 @@ export interface ScenarioContext {
 export interface Scenario {
   readonly family: string
   /**
-   * A family that runs only with this flag, and then alone (`--mqtt`, `--store postgres`); others run
-   * without it.
+   * A family that runs only with this flag, and then alone (`--mqtt`, `--store postgres`, `--time`);
+   * others run without it.
    */
-  readonly flag?: 'mqtt' | 'postgres'
+  readonly flag?: 'mqtt' | 'postgres' | 'time'
   /** The names of the points this family would run with these options (for `--only` and `--list`). */
   points(options: BenchOptions): readonly string[]
   run(ctx: ScenarioContext): Promise<void>

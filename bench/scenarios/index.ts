@@ -1,6 +1,7 @@
 /**
  * Every figure family, in run order; `--only` picks points by name across all of them. A family with
- * a `flag` (`mqtt`: `--mqtt`; `postgres`: `--store postgres`) runs only with that flag, and then alone.
+ * a `flag` (`mqtt`: `--mqtt`; `postgres`: `--store postgres`; `time`: `--time`) runs only with that
+ * flag, and then alone.
  */
 import type { Scenario } from '../lib/types.js'
 import { createJob } from './create-job.js'
@@ -10,10 +11,12 @@ import { httpDescribe } from './http-describe.js'
 import { httpUpdate } from './http-update.js'
 import { mqttFleet } from './mqtt.js'
 import { postgres } from './postgres.js'
+import { timeDriven } from './time.js'
 
 // CreateJob runs before DeleteJobExecution, whose executions come from its 10,000-target jobs.
 // The fleet-scale family runs last, on a server of its own.
-// The MQTT family runs only with --mqtt, the PostgreSQL family only with --store postgres.
+// The MQTT family runs only with --mqtt, the PostgreSQL family only with --store postgres, the
+// time-driven family only with --time (on SQLite, or on PostgreSQL with --store postgres).
 export const SCENARIOS: readonly Scenario[] = [
   httpUpdate,
   httpDescribe,
@@ -22,4 +25,5 @@ export const SCENARIOS: readonly Scenario[] = [
   fleetScale,
   mqttFleet,
   postgres,
+  timeDriven,
 ]
