@@ -332,7 +332,10 @@ export class PgTimeWork {
       if (r.picked === 0) break
       left -= r.picked
     }
-    left = await this.remaining(sql, job.jobId)
+    // No recount: the job row is locked, so nothing else takes names off its list meanwhile (a
+    // membership change that drops one waits for that lock), and a count would scan the dead rows the
+    // batches leave behind.
+    left = Math.max(0, left)
     await this.counters.adjust(sql, job.jobId, 'QUEUED', created)
     return {
       ...job,

@@ -36,7 +36,6 @@ export class EventOutbox {
   private readonly s: Record<
     | 'job'
     | 'executionBySeq'
-    | 'executionsBySeqs'
     | 'executionsOfJobInStatus'
     | 'pendingOfThing'
     | 'queuedOfJobOnThing'
@@ -46,8 +45,10 @@ export class EventOutbox {
     Statement
   >
 
+  private readonly dueStatements = new Map<string, Statement>()
+
   constructor(
-    db: Database.Database,
+    private readonly db: Database.Database,
     private readonly families: EventFamilies,
   ) {
     this.s = {
@@ -67,9 +68,6 @@ export class EventOutbox {
          FROM jobs j JOIN job_specs s ON s.job_id = j.job_id WHERE j.job_id = @jobId`,
       ),
       executionBySeq: db.prepare(`${EXECUTION_EVENT} WHERE e.seq = @seq`),
-      executionsBySeqs: db.prepare(
-        `${EXECUTION_EVENT} WHERE e.seq IN (SELECT value FROM json_each(@seqs)) ORDER BY e.seq`,
-      ),
       executionsOfJobInStatus: db.prepare(
         `${EXECUTION_EVENT} WHERE e.job_id = @jobId AND e.status = @from ORDER BY e.seq`,
       ),
@@ -106,9 +104,18 @@ export class EventOutbox {
     if (this.families.jobExecution) this.s.executionBySeq.run({ seq, atMs, status: null, operation: null })
   }
 
-  /** The events of the executions `seqs` (a JSON array) lists, which just reached terminal statuses. */
-  reachedMany(seqs: string, atMs: number): void {
-    if (this.families.jobExecution) this.s.executionsBySeqs.run({ seqs, atMs, status: null, operation: null })
+  /**
+   * The `timed_out` events of the executions `dueSql` selects (its parameters `@nowMs`, `@batch`), which
+   * are about to become TIMED_OUT at `nowMs` (call before the UPDATE, in its transaction).
+   */
+  dueTimingOut(dueSql: string, params: { nowMs: number; batch: number }): void {
+    if (!this.families.jobExecution) return
+    let statement = this.dueStatements.get(dueSql)
+    if (statement === undefined) {
+      statement = this.db.prepare(`${EXECUTION_EVENT} WHERE e.seq IN (${dueSql}) ORDER BY e.seq`)
+      this.dueStatements.set(dueSql, statement)
+    }
+    statement.run({ ...params, status: 'TIMED_OUT', operation: null, atMs: params.nowMs })
   }
 
   /** The `deleted` event of one execution, with the status it has [open-question 49] (call before deleting). */

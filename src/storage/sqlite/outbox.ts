@@ -30,10 +30,6 @@ export class Outbox {
          SELECT DISTINCT thing_name, namespace_id, 1 FROM job_executions
          WHERE thing_name = ? AND status IN ('QUEUED', 'IN_PROGRESS')`,
       ),
-      executionsBySeq: db.prepare(
-        `INSERT INTO outbox (thing_name, namespace_id, set_changed)
-         SELECT DISTINCT thing_name, namespace_id, 1 FROM job_executions WHERE seq IN (SELECT value FROM json_each(?))`,
-      ),
       maxExecutionSeq: db.prepare('SELECT coalesce(max(seq), 0) AS seq FROM job_executions'),
       read: db.prepare('SELECT * FROM outbox ORDER BY seq LIMIT ?'),
       delete: db.prepare('DELETE FROM outbox WHERE seq <= ?'),
@@ -60,9 +56,9 @@ export class Outbox {
     if (this.enabled) this.s.executionsOfJobSince.run(jobId, mark)
   }
 
-  /** The things of the executions whose sequence numbers `seqs` (a JSON array) lists. */
-  executionsBySeq(seqs: string): void {
-    if (this.enabled) this.s.executionsBySeq.run(seqs)
+  /** Runs a set-based outbox write of the caller's only when a notifier reads the outbox. */
+  enabledRun(write: () => void): void {
+    if (this.enabled) write()
   }
 
   /** Every thing with an execution of the job in `status` (call before changing them). */

@@ -34,8 +34,9 @@ interface DueRow {
   timed_out_retries: number
 }
 
-/** An exclusive LIMIT that means "no limit" in SQLite. */
-const ALL = -1
+/** Executions due at @nowMs, at most @batch, earliest deadline first. [spec: state-machines#4] */
+const DUE = `SELECT seq FROM job_executions WHERE deadline IS NOT NULL AND deadline <= @nowMs
+  ORDER BY deadline, seq LIMIT @batch`
 
 export class SqliteTimeWork {
   private readonly s
@@ -50,15 +51,17 @@ export class SqliteTimeWork {
   ) {
     this.s = {
       nextDeadline: db.prepare('SELECT min(deadline) AS t FROM job_executions WHERE deadline IS NOT NULL'),
-      due: db.prepare(
-        `SELECT seq, job_id, thing_name, retry_attempt, timed_out_retries FROM job_executions
-         WHERE deadline IS NOT NULL AND deadline <= ? ORDER BY deadline, seq LIMIT ?`,
-      ),
-      // The service's move IN_PROGRESS → TIMED_OUT, set-based (decideTimeout's write). [spec: state-machines#4]
+      // The due rows, earliest deadline first: the same subquery selects them for the events, the
+      // outbox and the update of one batch (one writer, one transaction: they are the same rows).
       timeOut: db.prepare(
         `UPDATE job_executions SET status = 'TIMED_OUT', version_number = version_number + 1,
            last_updated_at = @nowMs, in_progress_deadline = NULL, step_deadline = NULL, deadline = NULL
-         WHERE seq IN (SELECT value FROM json_each(@seqs))`,
+         WHERE seq IN (${DUE})
+         RETURNING seq, job_id, thing_name, retry_attempt, timed_out_retries`,
+      ),
+      outboxOfDue: db.prepare(
+        `INSERT INTO outbox (thing_name, namespace_id, set_changed)
+         SELECT DISTINCT thing_name, namespace_id, 1 FROM job_executions WHERE seq IN (${DUE})`,
       ),
       // A new attempt per element of @list ({t: thing, a: retryAttempt, o: timedOutRetries}). [spec: state-machines#8]
       insertRetries: db.prepare(
@@ -104,22 +107,24 @@ export class SqliteTimeWork {
          WHERE NOT EXISTS (SELECT 1 FROM job_executions x WHERE x.job_id = @jobId AND x.thing_name = r.name)`,
       ),
       remaining: db.prepare('SELECT count(*) AS n FROM job_rollout_things WHERE job_id = ?'),
-      nextThings: db.prepare(
-        'SELECT thing_name FROM job_rollout_things WHERE job_id = ? ORDER BY thing_name LIMIT ?',
+      nthThing: db.prepare(
+        'SELECT thing_name FROM job_rollout_things WHERE job_id = ? ORDER BY thing_name LIMIT 1 OFFSET ?',
       ),
-      // A rollout batch: the things of @names that still exist and have no execution of the job.
-      queueThings: db.prepare(
+      lastThing: db.prepare(
+        'SELECT thing_name FROM job_rollout_things WHERE job_id = ? ORDER BY thing_name DESC LIMIT 1',
+      ),
+      // A rollout batch: the listed things up to @last that still exist and have no execution of the job.
+      queueThrough: db.prepare(
         `INSERT INTO job_executions (job_id, thing_name, execution_number, status, namespace_id, queued_at,
            last_updated_at, version_number)
-         SELECT @jobId, n.value, 1, 'QUEUED', @namespaceId, @nowMs, @nowMs, 1
-         FROM json_each(@names) n
-         WHERE n.value IN (SELECT thing_name FROM things)
-           AND NOT EXISTS (SELECT 1 FROM job_executions x WHERE x.job_id = @jobId AND x.thing_name = n.value)
-         ORDER BY n.value`,
+         SELECT @jobId, r.thing_name, 1, 'QUEUED', @namespaceId, @nowMs, @nowMs, 1
+         FROM job_rollout_things r
+         WHERE r.job_id = @jobId AND r.thing_name <= @last
+           AND EXISTS (SELECT 1 FROM things t WHERE t.thing_name = r.thing_name)
+           AND NOT EXISTS (SELECT 1 FROM job_executions x WHERE x.job_id = @jobId AND x.thing_name = r.thing_name)
+         ORDER BY r.thing_name`,
       ),
-      dropThings: db.prepare(
-        'DELETE FROM job_rollout_things WHERE job_id = ? AND thing_name IN (SELECT value FROM json_each(?))',
-      ),
+      dropThrough: db.prepare('DELETE FROM job_rollout_things WHERE job_id = ? AND thing_name <= ?'),
       dropAllThings: db.prepare('DELETE FROM job_rollout_things WHERE job_id = ?'),
       writeRollout: db.prepare(
         `UPDATE jobs SET status = @status, last_updated_at = @lastUpdatedAt, force_canceled = @forceCanceled,
@@ -148,12 +153,12 @@ export class SqliteTimeWork {
 
   /** Inside a transaction: one batch of the deadline sweep. [spec: state-machines#4] */
   timeOutDue(nowMs: number, batch: number): number {
-    const due = this.s.due.all(nowMs, batch) as DueRow[]
+    // Events and notifications first, from the rows as they are about to change (the event names the
+    // status reached), then the update itself.
+    this.events.dueTimingOut(DUE, { nowMs, batch })
+    this.outbox.enabledRun(() => this.s.outboxOfDue.run({ nowMs, batch }))
+    const due = this.s.timeOut.all({ nowMs, batch }) as DueRow[]
     if (due.length === 0) return 0
-    const seqs = JSON.stringify(due.map((r) => r.seq))
-    this.s.timeOut.run({ nowMs, seqs })
-    this.events.reachedMany(seqs, nowMs)
-    this.outbox.executionsBySeq(seqs)
     const byJob = new Map<string, DueRow[]>()
     for (const r of due) {
       const rows = byJob.get(r.job_id)
@@ -254,24 +259,20 @@ export class SqliteTimeWork {
     let created = 0
     let left = job.rollout.remaining
     const mark = this.outbox.mark()
+    const params = { jobId: job.jobId, namespaceId: job.namespaceId ?? '', nowMs }
+    // Straight from the list: the first `batch` names (up to `last`) become executions and leave it.
     while (created < batch && left > 0) {
-      const names = (
-        this.s.nextThings.all(job.jobId, Number.isFinite(batch) ? batch - created : ALL) as {
-          thing_name: string
-        }[]
-      ).map((r) => r.thing_name)
-      if (names.length === 0) break
-      const json = JSON.stringify(names)
-      created += this.s.queueThings.run({
-        jobId: job.jobId,
-        namespaceId: job.namespaceId ?? '',
-        nowMs,
-        names: json,
-      }).changes
-      this.s.dropThings.run(job.jobId, json)
-      left -= names.length
+      const wanted = batch - created
+      // The name that ends the batch: the wanted-th on the list, or the last when fewer are left.
+      const nth = Number.isFinite(wanted)
+        ? (this.s.nthThing.get(job.jobId, wanted - 1) as { thing_name: string } | undefined)
+        : undefined
+      const bound =
+        nth?.thing_name ?? (this.s.lastThing.get(job.jobId) as { thing_name: string } | undefined)?.thing_name
+      if (bound === undefined) break
+      created += this.s.queueThrough.run({ ...params, last: bound }).changes
+      left -= this.s.dropThrough.run(job.jobId, bound).changes
     }
-    left = this.remaining(job.jobId)
     this.counters.adjust(job.jobId, 'QUEUED', created)
     this.outbox.createdSince(job.jobId, mark)
     return {
@@ -279,7 +280,7 @@ export class SqliteTimeWork {
       counts: { ...job.counts, QUEUED: job.counts.QUEUED + created },
       rollout: {
         ...job.rollout,
-        remaining: left,
+        remaining: Math.max(0, left),
         notified: job.rollout.notified + created,
         lastBatchAtMs: nowMs,
       },
