@@ -41,6 +41,7 @@ export class TimeDrivenWork {
   private timer: NodeJS.Timeout | undefined
   private poller: NodeJS.Timeout | undefined
   private armedAtMs: number | undefined
+  private readonly passListeners: (() => void)[] = []
 
   constructor(
     private readonly store: Store,
@@ -117,6 +118,20 @@ export class TimeDrivenWork {
     await this.running
   }
 
+  /** Whether a pass is applying time-driven work right now. */
+  get busy(): boolean {
+    return this.running !== undefined
+  }
+
+  /**
+   * Calls `listener` when a pass ends. The outbox dispatchers wait for it rather than publishing
+   * between the batches of a pass: their reads would slow every batch down, and the spec asks only
+   * that what a pass causes is written before it ends and published right after. [spec: test-clock#3]
+   */
+  onPassEnd(listener: () => void): void {
+    this.passListeners.push(listener)
+  }
+
   /** Resolves when no pass is running (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.running !== undefined) await this.running
@@ -158,7 +173,9 @@ export class TimeDrivenWork {
       .catch(() => undefined)
       .then(work)
       .finally(() => {
-        if (this.running === mine) this.running = undefined
+        if (this.running !== mine) return
+        this.running = undefined
+        for (const listener of this.passListeners) listener()
       })
     this.running = mine
     return mine
