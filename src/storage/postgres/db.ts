@@ -237,6 +237,7 @@ export function isConnectionError(error: unknown): boolean {
     code === '57P02' || // crash_shutdown
     code === '57P03' || // cannot_connect_now (starting up)
     code === '53300' || // too_many_connections
+    code === '53100' || // disk_full: writes refused until there is room again (as SQLite's SQLITE_FULL)
     code === '57014' || // query_canceled (statement_timeout)
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||

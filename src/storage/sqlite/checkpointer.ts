@@ -14,16 +14,20 @@ const { parentPort, workerData } = require('node:worker_threads')
 const Database = require(workerData.driver)
 const db = new Database(workerData.file)
 db.pragma('busy_timeout = 50')
+let paused = false
 const timer = setInterval(() => {
+  if (paused) return
   try {
     const [r] = db.pragma('wal_checkpoint(PASSIVE)')
     if (r !== undefined && r.log >= workerData.restartFrames) parentPort.postMessage({ restart: r.log })
   } catch (error) {
-    // A busy database skips this round; the next interval tries again.
-    parentPort.postMessage({ checkpointError: String(error) })
+    // A busy database skips this round; the next interval tries again. A full disk is the main
+    // thread's to handle (disk-space.ts).
+    parentPort.postMessage({ checkpointError: String(error), code: error && error.code })
   }
 }, workerData.intervalMs)
 parentPort.on('message', (message) => {
+  if (message === 'pause' || message === 'resume') paused = message === 'pause'
   if (message !== 'stop') return
   clearInterval(timer)
   try {
@@ -55,16 +59,28 @@ export class Checkpointer {
 
   /**
    * `onRestartDue` runs on the main thread when the writer should checkpoint the tail itself (see
-   * RESTART_FRAMES); `onFailure` when the worker dies (the caller falls back to inline checkpoints).
+   * RESTART_FRAMES); `onFailure` when the worker dies (the caller falls back to inline checkpoints);
+   * `onCheckpointFailed` with the error of a pass that failed (its `code` is SQLite's).
    */
-  constructor(file: string, intervalMs: number, onRestartDue: () => void, onFailure: () => void) {
+  constructor(
+    file: string,
+    intervalMs: number,
+    onRestartDue: () => void,
+    onFailure: () => void,
+    onCheckpointFailed: (error: { code?: string; message: string }) => void = () => undefined,
+  ) {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3')
     this.worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: { file, intervalMs, driver, restartFrames: RESTART_FRAMES },
     })
-    this.worker.on('message', (message: { restart?: number }) => {
+    this.worker.on('message', (message: { restart?: number; checkpointError?: string; code?: unknown }) => {
       if (message.restart !== undefined) onRestartDue()
+      if (message.checkpointError !== undefined)
+        onCheckpointFailed({
+          message: message.checkpointError,
+          ...(typeof message.code === 'string' ? { code: message.code } : {}),
+        })
     })
     this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()))
     this.worker.on('error', (error) => {
@@ -72,6 +88,18 @@ export class Checkpointer {
       onFailure()
     })
     this.worker.unref()
+  }
+
+  /**
+   * Stops the passes until `resume` (the main thread checkpoints itself while the disk is full, and
+   * must not find the worker's pass in its way).
+   */
+  pause(): void {
+    this.worker.postMessage('pause')
+  }
+
+  resume(): void {
+    this.worker.postMessage('resume')
   }
 
   /** Runs a last TRUNCATE checkpoint and waits for the worker to end. */

@@ -6,6 +6,22 @@
  */
 import type { Database } from 'better-sqlite3'
 
+/** Lets the store refuse writes before they start, and translate the errors they meet (disk-space.ts). */
+export interface CommitGuard {
+  /** Asked before each group: an error refuses every write of the group without touching the database. */
+  refuse(): Error | undefined
+  /** The error a caller gets for the one its write met. */
+  failed(error: unknown): unknown
+  /** Runs after every group in which a write failed, outside any transaction. */
+  settle(): void
+}
+
+const PASS_THROUGH: CommitGuard = {
+  refuse: () => undefined,
+  failed: (error) => error,
+  settle: () => undefined,
+}
+
 interface Pending {
   readonly work: () => unknown
   readonly resolve: (value: unknown) => void
@@ -25,6 +41,7 @@ export class GroupCommitter {
     private readonly db: Database,
     /** Runs after every successful commit (wakes the outbox dispatcher). */
     private readonly afterCommit: () => void = () => undefined,
+    private readonly guard: CommitGuard = PASS_THROUGH,
   ) {
     this.sql = {
       begin: db.prepare('BEGIN IMMEDIATE'),
@@ -56,46 +73,51 @@ export class GroupCommitter {
   }
 
   private commit(group: readonly Pending[]): void {
-    const sql = this.sql
-    const outcomes: { ok: boolean; value: unknown }[] = []
-    try {
-      sql.begin.run()
-    } catch (error) {
-      for (const p of group) p.reject(error)
+    const refused = this.guard.refuse()
+    if (refused !== undefined) {
+      for (const p of group) p.reject(refused)
       return
     }
+    const sql = this.sql
+    const outcomes: { ok: boolean; value: unknown }[] = []
+    // Set when the transaction as a whole failed: no write of the group was kept.
+    let lost: { error: unknown } | undefined
     // A group of one needs no savepoint: its failure rolls back the transaction, which is its own.
     const alone = group.length === 1
-    for (const p of group) {
-      if (!alone) sql.savepoint.run()
-      try {
-        const value = p.work()
-        if (!alone) sql.release.run()
-        outcomes.push({ ok: true, value })
-      } catch (error) {
-        if (alone) {
-          if (this.db.inTransaction) sql.rollback.run()
-          p.reject(error)
-          return
-        }
-        sql.rollbackTo.run()
-        sql.release.run()
-        outcomes.push({ ok: false, value: error })
-      }
-    }
     try {
+      sql.begin.run()
+      for (const p of group) {
+        if (!alone) sql.savepoint.run()
+        try {
+          const value = p.work()
+          if (!alone) sql.release.run()
+          outcomes.push({ ok: true, value })
+        } catch (error) {
+          // SQLite may end the whole transaction by itself (SQLITE_FULL, SQLITE_IOERR): then the writes
+          // that succeeded before are gone too, and a SAVEPOINT now would open a transaction of its own.
+          if (alone || !this.db.inTransaction) throw error
+          sql.rollbackTo.run()
+          sql.release.run()
+          outcomes.push({ ok: false, value: error })
+        }
+      }
       sql.commit.run()
     } catch (error) {
       // The whole group is lost: every caller hears of it, none is told it succeeded.
       if (this.db.inTransaction) sql.rollback.run()
-      for (const p of group) p.reject(error)
-      return
+      lost = { error }
     }
-    group.forEach((p, i) => {
-      const outcome = outcomes[i]
-      if (outcome?.ok === true) p.resolve(outcome.value)
-      else p.reject(outcome?.value)
-    })
-    this.afterCommit()
+    if (lost !== undefined) {
+      const error = this.guard.failed(lost.error)
+      for (const p of group) p.reject(error)
+    } else {
+      group.forEach((p, i) => {
+        const outcome = outcomes[i]
+        if (outcome?.ok === true) p.resolve(outcome.value)
+        else p.reject(this.guard.failed(outcome?.value))
+      })
+      this.afterCommit()
+    }
+    if (lost !== undefined || outcomes.some((o) => !o.ok)) this.guard.settle()
   }
 }

@@ -41,6 +41,8 @@ import type {
   ThingFilter,
 } from '../../ports/store.js'
 import { Checkpointer } from './checkpointer.js'
+import { DEFAULT_RESERVE_BYTES, DiskSpace } from './disk-space.js'
+import type { SpaceListener } from './disk-space.js'
 import { Outbox } from './outbox.js'
 import type { EventFamilies } from '../rows.js'
 import { EventOutbox } from './events.js'
@@ -48,7 +50,7 @@ import { GroupCommitter } from './group-commit.js'
 import { GroupTables } from './groups.js'
 import { JobLifecycle, insertTarget, missingTargets } from './job-lifecycle.js'
 import { TemplateTable } from './templates.js'
-import { MIGRATIONS } from './migrations.js'
+import { openDatabase } from './open-database.js'
 import type { Statements } from './statements.js'
 import { prepare } from './statements.js'
 import type { ExecutionRow, JobRow, ThingRow } from '../rows.js'
@@ -86,6 +88,15 @@ export interface SqliteStoreOptions {
   readonly events?: EventFamilies
   /** The time of events the store records on its own: a purge that finishes a DeleteJob. */
   readonly clock?: Clock
+  /**
+   * Bytes of the file kept beside the database so that a full disk can be recovered from
+   * (disk-space.ts; default 8 MiB); 0 keeps none.
+   */
+  readonly reserveBytes?: number
+  /** Told when writes stop for a full disk and when they resume. */
+  readonly onSpace?: SpaceListener
+  /** Runs once the database is closed (the data directory's lock is released there). */
+  readonly onClosed?: () => void
 }
 
 export class SqliteStore implements Store {
@@ -107,16 +118,23 @@ export class SqliteStore implements Store {
   private readonly countStatements = new Map<string, Statement>()
   private readonly time: SqliteTimeWork
   private readonly resetStatement: () => void
+  /** Writes stop while the disk is full, and resume. */
+  readonly space: DiskSpace
+  private readonly onClosed: () => void
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(dirname(options.file), { recursive: true })
-    this.db = new Database(options.file)
-    this.db.pragma('journal_mode = WAL')
-    // Durable commits; group commit pays one fsync per group. [ARCHITECTURE: group commit]
-    this.db.pragma('synchronous = FULL')
-    this.db.pragma('busy_timeout = 5000')
-    this.db.pragma('foreign_keys = OFF')
-    migrate(this.db)
+    const reserveFile = `${options.file}.reserve`
+    const reserveBytes = options.reserveBytes ?? DEFAULT_RESERVE_BYTES
+    this.db = openDatabase(options.file, reserveBytes > 0 ? reserveFile : undefined)
+    this.onClosed = options.onClosed ?? (() => undefined)
+    this.space = new DiskSpace(this.db, options.file, reserveFile, reserveBytes, (event) => {
+      // While the disk is full the store checkpoints on its own (disk-space.ts).
+      if (event.full) this.checkpointer?.pause()
+      else this.checkpointer?.resume()
+      options.onSpace?.(event)
+    })
+    this.space.open()
     const intervalMs = options.checkpointIntervalMs ?? 1000
     if (intervalMs > 0) {
       this.db.pragma('wal_autocheckpoint = 0')
@@ -126,16 +144,30 @@ export class SqliteStore implements Store {
         () => {
           // Between two transactions (no callback runs inside one): copies only the frames committed
           // since the worker's pass, so that the next commit starts the WAL over.
-          if (this.db.open && !this.db.inTransaction) this.db.pragma('wal_checkpoint(PASSIVE)')
+          if (!this.db.open || this.db.inTransaction) return
+          try {
+            this.db.pragma('wal_checkpoint(PASSIVE)')
+          } catch (error) {
+            if (!this.space.checkpointFailed(error)) throw error
+          }
         },
         () => {
           if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000')
         },
+        (error) => {
+          // The worker's pass could not grow the database: the store stops writing before the WAL does.
+          if (this.db.open && !this.db.inTransaction) this.space.checkpointFailed(error)
+        },
       )
+      if (this.space.isFull) this.checkpointer.pause()
     }
-    this.commits = new GroupCommitter(this.db, () => {
-      for (const listener of this.commitListeners) listener()
-    })
+    this.commits = new GroupCommitter(
+      this.db,
+      () => {
+        for (const listener of this.commitListeners) listener()
+      },
+      this.space,
+    )
     this.s = prepare(this.db)
     this.specs = new JobSpecs(this.db)
     this.listings = new Listings(this.db, this.s, this.specs)
@@ -646,21 +678,14 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
-    this.commits.flush()
-    if (this.checkpointer !== undefined) {
-      await this.checkpointer.stop()
+    try {
+      this.commits.flush()
+      if (this.checkpointer !== undefined) {
+        await this.checkpointer.stop()
+      }
+      this.db.close()
+    } finally {
+      this.onClosed()
     }
-    this.db.close()
-  }
-}
-
-function migrate(db: Database.Database): void {
-  const current = db.pragma('user_version', { simple: true }) as number
-  for (const m of MIGRATIONS) {
-    if (m.version <= current) continue
-    db.transaction(() => {
-      db.exec(m.sql)
-      db.pragma(`user_version = ${m.version}`)
-    })()
   }
 }
