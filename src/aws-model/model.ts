@@ -76,6 +76,51 @@ export interface OperationSpec {
   readonly emptyOutput: boolean
   readonly errors: ReadonlySet<string>
   readonly validate: ValidateFunction
+  /**
+   * The input (keyed by member name) without what the model does not define: unknown members of every
+   * structure, at every level (inside lists and maps too), and `null` members and map entries (absent).
+   * A value of another type than its member's is kept as it is, for `validate` to reject naming the
+   * field. Only the model's own nesting is visited (a few levels), so no body, however deep, can exhaust
+   * the stack here or, once `validate` has passed, anywhere after it. Call it before `validate`.
+   * [spec: wire-protocol#2.3]
+   */
+  readonly dropUnknownMembers: (input: Readonly<Record<string, unknown>>) => Record<string, unknown>
+}
+
+/** What `dropUnknownMembers` needs of a shape: a structure's members, a list's member, a map's value. */
+type ShapeTree =
+  | { readonly kind: 'structure'; readonly members: ReadonlyMap<string, ShapeTree> }
+  | { readonly kind: 'list'; readonly member: ShapeTree }
+  | { readonly kind: 'map'; readonly value: ShapeTree }
+  | { readonly kind: 'scalar' }
+
+const SCALAR: ShapeTree = { kind: 'scalar' }
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+/** See `OperationSpec.dropUnknownMembers`. Object.fromEntries keeps a `__proto__` key an own property. */
+function dropUnknown(tree: ShapeTree, value: unknown): unknown {
+  switch (tree.kind) {
+    case 'structure':
+      if (!isJsonObject(value)) return value
+      return Object.fromEntries(
+        Object.entries(value).flatMap(([k, v]) => {
+          const member = tree.members.get(k)
+          return member === undefined || v === null ? [] : [[k, dropUnknown(member, v)]]
+        }),
+      )
+    case 'list':
+      return Array.isArray(value) ? value.map((v: unknown) => dropUnknown(tree.member, v)) : value
+    case 'map':
+      if (!isJsonObject(value)) return value
+      return Object.fromEntries(
+        Object.entries(value).flatMap(([k, v]) => (v === null ? [] : [[k, dropUnknown(tree.value, v)]])),
+      )
+    case 'scalar':
+      return value
+  }
 }
 
 /**
@@ -201,6 +246,29 @@ export function loadModels(inScope: {
       )
       return { ...(shape.members ?? {}), ...extra }
     }
+    const treeOf = (shapeName: string, depth: number): ShapeTree => {
+      const shape = shapes[shapeName]
+      if (shape === undefined) throw new Error(`shape ${shapeName} missing from ${file}`)
+      if (depth > 20) throw new Error(`shape ${shapeName} nests too deep`)
+      switch (shape.type) {
+        case 'structure':
+          return {
+            kind: 'structure',
+            members: new Map(
+              Object.entries(structureMembers(shapeName, shape)).map(([k, ref]) => [
+                k,
+                treeOf(ref.shape, depth + 1),
+              ]),
+            ),
+          }
+        case 'list':
+          return { kind: 'list', member: treeOf(shape.member?.shape ?? '', depth + 1) }
+        case 'map':
+          return { kind: 'map', value: treeOf(shape.value?.shape ?? '', depth + 1) }
+        default:
+          return SCALAR
+      }
+    }
     const schemaOf = (shapeName: string, depth: number): object => {
       const shape = shapes[shapeName]
       if (shape === undefined) throw new Error(`shape ${shapeName} missing from ${file}`)
@@ -290,6 +358,10 @@ export function loadModels(inScope: {
         required: inputShape?.required ?? [],
       }
       const outputShape = op.output === undefined ? undefined : shapes[op.output.shape]
+      const inputTree: ShapeTree = {
+        kind: 'structure',
+        members: new Map(members.map((m) => [m.name, treeOf(refs[m.name]?.shape ?? '', 1)])),
+      }
       operations.push({
         name,
         plane,
@@ -299,6 +371,7 @@ export function loadModels(inScope: {
         emptyOutput: outputShape === undefined || Object.keys(outputShape.members ?? {}).length === 0,
         errors: new Set((op.errors ?? []).map((e) => e.shape)),
         validate: ajv.compile(schema),
+        dropUnknownMembers: (input) => dropUnknown(inputTree, input) as Record<string, unknown>,
       })
     }
   }

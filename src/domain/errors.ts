@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'InternalFailureException'
   | 'ServiceUnavailableException'
   | 'UnknownOperationException'
+  | 'RequestEntityTooLargeException'
 
 export class ServiceError extends Error {
   override readonly name = 'ServiceError'

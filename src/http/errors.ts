@@ -13,6 +13,8 @@ const UNMODELED_STATUS: Partial<Record<ErrorCode, number>> = {
   MissingAuthenticationTokenException: 403,
   UnrecognizedClientException: 403,
   InvalidSignatureException: 403,
+  // A body over the limit (src/http/server.ts MAX_BODY_BYTES), as AWS's front door answers it.
+  RequestEntityTooLargeException: 413,
 }
 
 export function errorStatus(modelStatus: ReadonlyMap<string, number>, plane: Plane, code: ErrorCode): number {
@@ -43,4 +45,5 @@ export const ENVELOPE_CODES: Record<ErrorCode, string> = {
   UnrecognizedClientException: 'UNAUTHORIZED',
   InvalidSignatureException: 'UNAUTHORIZED',
   UnknownOperationException: 'UNKNOWN_OPERATION',
+  RequestEntityTooLargeException: 'PAYLOAD_TOO_LARGE',
 }

@@ -27,7 +27,11 @@ export const DATA_PLANE_SIGNING_NAME = 'iot-jobs-data'
 
 /** The path prefix that selects the data plane on the main listener. */
 export const DATA_PLANE_PREFIX = '/iot-jobs-data'
-/** Largest request body accepted: a 32 KB document plus room for 10,000 target ARNs. */
+/**
+ * Largest request body accepted: a 32 KB document plus room for 10,000 target ARNs. Larger: 413
+ * `RequestEntityTooLargeException` and the connection closes. Header, time and connection limits are in
+ * listener.ts.
+ */
 export const MAX_BODY_BYTES = 1024 * 1024
 
 /**
@@ -283,10 +287,11 @@ function bind(
     } else {
       json ??= parseBody(body)
       const value = json[m.wireName]
-      if (value !== undefined && value !== null) input[m.name] = stripNulls(value)
+      if (value !== undefined) input[m.name] = value
     }
   }
-  return input
+  // AWS ignores what its model does not define, at every level; `null` means absent. [spec: wire-protocol#2.3]
+  return spec.dropUnknownMembers(input)
 }
 
 /** Path and query values are strings on the wire; numbers and booleans are parsed strictly. */
@@ -323,27 +328,21 @@ function parseBody(body: Buffer): Record<string, unknown> {
   return parsed as Record<string, unknown>
 }
 
-/** `null` for an optional member means absent. [spec: wire-protocol#2.3] */
-/**
- * No AWS input shape nests deeper than a few levels; below this depth a value is left as it is
- * (the model validation then rejects it by type), so a hostile body cannot exhaust the stack.
- */
-const STRIP_NULLS_MAX_DEPTH = 32
-
-function stripNulls(value: unknown, depth = 0): unknown {
-  if (depth >= STRIP_NULLS_MAX_DEPTH) return value
-  if (Array.isArray(value)) return value.map((v) => stripNulls(v, depth + 1))
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(
-      Object.entries(value)
-        .filter(([, v]) => v !== null)
-        .map(([k, v]) => [k, stripNulls(v, depth + 1)]),
-    )
-  }
-  return value
+/** The client went away before its request was complete: nothing to answer, nothing to report. */
+class ClientAbortedError extends Error {
+  override readonly name = 'ClientAbortedError'
 }
 
+/** The body is over MAX_BODY_BYTES: 413, and the connection closes instead of reading the rest. */
+const bodyTooLarge = (): ServiceError =>
+  new ServiceError(
+    'RequestEntityTooLargeException',
+    `the request body is larger than the limit of ${MAX_BODY_BYTES} bytes (1 MiB)`,
+  )
+
 function readBody(req: IncomingMessage): Promise<Buffer> {
+  // A declared length over the limit is refused before a byte of it is read.
+  if (Number(req.headers['content-length']) > MAX_BODY_BYTES) return Promise.reject(bodyTooLarge())
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     let size = 0
@@ -353,7 +352,9 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
       size += chunk.length
       if (size > MAX_BODY_BYTES) {
         failed = true
-        reject(invalidRequest(`the request body is larger than ${MAX_BODY_BYTES} bytes`))
+        // No more reading: the answer closes the connection (respond).
+        req.pause()
+        reject(bodyTooLarge())
         return
       }
       chunks.push(chunk)
@@ -362,7 +363,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
       if (!failed) resolve(chunks.length === 1 && chunks[0] !== undefined ? chunks[0] : Buffer.concat(chunks))
     })
     req.on('error', (error) => {
-      if (!failed) reject(error)
+      if (!failed) reject(req.complete ? error : new ClientAbortedError(error.message, { cause: error }))
     })
   })
 }
@@ -408,6 +409,8 @@ function respond(
   }
   if (options.nowMs !== undefined) headers['date'] = new Date(options.nowMs()).toUTCString()
   if (errorType !== undefined) headers['x-amzn-ErrorType'] = errorType
+  // Answered before the whole body arrived (over the limit): close rather than read the rest.
+  if (!res.req.complete) headers['connection'] = 'close'
   res.writeHead(status, headers)
   res.end(text)
 }
@@ -420,6 +423,14 @@ function respondError(
   error: unknown,
 ): void {
   let serviceError: ServiceError
+  if (error instanceof ClientAbortedError) {
+    // The client's doing (it closed the connection, or node did at the request timeout), not ours.
+    options.logger.debug(
+      { err: error, requestId: state.requestId, operation: state.route?.spec.name },
+      'client closed the connection before the request was complete',
+    )
+    return
+  }
   if (error instanceof ServiceError) {
     serviceError = error
   } else {

@@ -12,6 +12,7 @@ import type { Harness } from '../support/harness.js'
 import { startHarness } from '../support/harness.js'
 import type { MemberCase, Seeded } from '../support/bad-input.js'
 import {
+  TOO_LARGE,
   JOB_ID,
   NAMED_ILLEGAL_NAMES,
   namedTooLongNames,
@@ -375,14 +376,17 @@ describe('Data plane rejects bad input and changes nothing [spec: jobs-device-ap
     )
   })
 
-  it('StartNext and Update: answer 400 for a body larger than 1 MiB, even when it is otherwise valid [spec: wire-protocol#2.3]', async () => {
+  it('StartNext and Update: answer 413 for a body larger than 1 MiB, even when it is otherwise valid [spec: wire-protocol#2.3]', async () => {
     await expectDatabaseUnchanged(h, () =>
       check(
         [fc.nat({ max: 2 }), fc.boolean(), fc.integer({ min: 1024 * 1024 + 1, max: 3 * 1024 * 1024 })],
         async (b, isStart, size) => {
           const prefix = isStart ? '{"padding":"' : '{"status":"SUCCEEDED","padding":"'
           const body = `${prefix}${'x'.repeat(size - prefix.length - 2)}"}`
-          expectRejection(isStart ? await startNext(bases[b]!, body) : await update(bases[b]!, body))
+          expectRejection(
+            isStart ? await startNext(bases[b]!, body) : await update(bases[b]!, body),
+            TOO_LARGE,
+          )
         },
         6,
       ),

@@ -11,6 +11,7 @@ import type { Harness } from '../support/harness.js'
 import { startHarness } from '../support/harness.js'
 import type { MemberCase, Seeded } from '../support/bad-input.js'
 import {
+  TOO_LARGE,
   JOB_ID,
   NAMED_ILLEGAL_NAMES,
   namedTooLongNames,
@@ -359,13 +360,13 @@ describe('Execution operations reject bad input and change nothing [spec: jobs-c
     )
   })
 
-  it('CancelJobExecution: answers 400 for a body larger than 1 MiB, even when it is otherwise valid [spec: wire-protocol#2.3]', async () => {
+  it('CancelJobExecution: answers 413 for a body larger than 1 MiB, even when it is otherwise valid [spec: wire-protocol#2.3]', async () => {
     await expectDatabaseUnchanged(h, () =>
       check(
         [fc.integer({ min: 1024 * 1024 + 1, max: 3 * 1024 * 1024 })],
         async (size) => {
           const prefix = '{"expectedVersion":1,"padding":"'
-          expectRejection(await cancel(`${prefix}${'x'.repeat(size - prefix.length - 2)}"}`))
+          expectRejection(await cancel(`${prefix}${'x'.repeat(size - prefix.length - 2)}"}`), TOO_LARGE)
         },
         5,
       ),

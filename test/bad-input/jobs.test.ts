@@ -10,6 +10,7 @@ import type { Harness } from '../support/harness.js'
 import { ACCOUNT, REGION, startHarness, thingArnOf, unique } from '../support/harness.js'
 import type { MemberCase, Seeded } from '../support/bad-input.js'
 import {
+  TOO_LARGE,
   JOB_ID,
   NAMED_ILLEGAL_NAMES,
   namedTooLongNames,
@@ -358,7 +359,7 @@ describe('Job operations reject bad input and change nothing [spec: jobs-control
     )
   })
 
-  it('CreateJob: answers 400 for a body larger than 1 MiB, even when it is otherwise valid [spec: wire-protocol#2.3]', async () => {
+  it('CreateJob: answers 413 for a body larger than 1 MiB, even when it is otherwise valid [spec: wire-protocol#2.3]', async () => {
     await expectDatabaseUnchanged(h, () =>
       check(
         [fc.integer({ min: 1024 * 1024 + 1, max: 3 * 1024 * 1024 })],
@@ -366,7 +367,7 @@ describe('Job operations reject bad input and change nothing [spec: jobs-control
           const prefix = JSON.stringify({ ...jobBody(), padding: '' }).slice(0, -2)
           const body = `${prefix}${'x'.repeat(size - prefix.length - 2)}"}`
           assert.equal(Buffer.byteLength(body), size)
-          expectRejection(await createJob(body))
+          expectRejection(await createJob(body), TOO_LARGE)
         },
         5,
       ),

@@ -10,6 +10,7 @@ import type { Harness } from '../support/harness.js'
 import { startHarness, unique } from '../support/harness.js'
 import type { MemberCase, NameRule, Seeded } from '../support/bad-input.js'
 import {
+  TOO_LARGE,
   THING_NAME,
   badBooleanQuery,
   check,
@@ -270,7 +271,7 @@ describe('Thing registry rejects bad input and changes nothing [spec: things#2-o
     )
   })
 
-  it('answers 400 for a body larger than 1 MiB, even when it is otherwise valid [spec: wire-protocol#2.3]', async () => {
+  it('answers 413 for a body larger than 1 MiB, even when it is otherwise valid [spec: wire-protocol#2.3]', async () => {
     await expectDatabaseUnchanged(h, () =>
       check(
         [
@@ -285,7 +286,7 @@ describe('Thing registry rejects bad input and changes nothing [spec: things#2-o
             op === 'CreateThing'
               ? await send(cp, 'POST', `/things/${unique('never')}`, { body })
               : await send(cp, 'PATCH', `/things/${s.queuedThing}`, { body })
-          expectRejection(reply)
+          expectRejection(reply, TOO_LARGE)
         },
         6,
       ),

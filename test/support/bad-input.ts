@@ -83,6 +83,13 @@ export async function send(
   }
 }
 
+/** A body over the 1 MiB limit (src/http/server.ts MAX_BODY_BYTES): 413, the limit named. */
+export const TOO_LARGE: Expected = {
+  status: 413,
+  type: 'RequestEntityTooLargeException',
+  names: '1048576 bytes',
+}
+
 export interface Expected {
   /** 400 unless said otherwise. */
   readonly status?: number
