@@ -9,6 +9,11 @@ import { checkMaintenanceWindows } from './maintenance-windows.js'
 
 /** [spec: limits#2] job document ≤ 32768 characters. */
 export const MAX_DOCUMENT_CHARS = 32768
+/**
+ * Deepest nesting of objects and arrays a document may have: AWS documents none; 1,000 is the default
+ * limit of Jackson (StreamReadConstraints.maxNestingDepth), the JSON parser of AWS's Java services.
+ */
+export const MAX_DOCUMENT_NESTING = 1000
 /** [open-question 14] */
 export const MAX_MAXIMUM_PER_MINUTE = 1000
 /** [spec: limits#3] 1 minute to 7 days. */
@@ -31,10 +36,32 @@ function decimals(value: number): number {
   return dot < 0 ? 0 : s.length - dot - 1
 }
 
+/** How deep `[` and `{` nest in a JSON text, counted outside strings (no parse, no recursion). */
+function nestingDepth(text: string): number {
+  let depth = 0
+  let deepest = 0
+  let inString = false
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i += 1
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth)
+    else if (c === 0x7d || c === 0x5d) depth -= 1
+  }
+  return deepest
+}
+
 /** A document must parse as JSON and be an object; devices get it as an MQTT object. */
 export function checkDocument(document: string, field = 'document'): void {
   if ([...document].length > MAX_DOCUMENT_CHARS) {
     throw invalidRequest(`${field} is longer than ${MAX_DOCUMENT_CHARS} characters`)
+  }
+  if (nestingDepth(document) > MAX_DOCUMENT_NESTING) {
+    // Devices get the document as an object inside an MQTT reply: a depth the reply cannot be
+    // serialized with (about 5,000 levels in Node) must not be stored.
+    throw invalidRequest(`${field} nests objects and arrays deeper than ${MAX_DOCUMENT_NESTING} levels`)
   }
   let parsed: unknown
   try {

@@ -782,6 +782,11 @@ describe('CreateJob: validation, each rule InvalidRequestException (400) naming 
       ['schedulingConfig.endTime'],
     ],
     [
+      'a document nested deeper than 1,000 levels (MQTT replies carry it as an object)',
+      () => ({ document: `{"a":${'['.repeat(1000)}${']'.repeat(1000)}}` }),
+      ['document', '1000'],
+    ],
+    [
       'an endBehavior outside the enum',
       () => ({ schedulingConfig: { endTime: inFuture(60 * MINUTE_MS), endBehavior: 'PAUSE' } }),
       ['schedulingConfig.endBehavior'],
