@@ -2,11 +2,10 @@
  * The composition root: reads the configuration, opens the store, starts the listeners, and stops
  * them in order (listeners stop taking requests, in-flight requests finish, then the store closes).
  */
-import { createServer } from 'node:http'
-import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { createHash } from 'node:crypto'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { pino } from 'pino'
 import type { Logger } from 'pino'
 import type { AppContext, AppSettings } from './app/context.js'
@@ -15,11 +14,14 @@ import type { Clock } from './ports/clock.js'
 import { systemClock } from './ports/clock.js'
 import type { ResponseStyle } from './http/server.js'
 import { DATA_PLANE_PREFIX, createRequestHandlers, loadServedModels } from './http/server.js'
+import type { HttpLimits } from './http/listener.js'
+import { DEFAULT_HTTP_LIMITS, HttpListener, beforeDeadline } from './http/listener.js'
 import { DeviceAuth, deviceAuthEnabled, isLoopback } from './mqtt/device-auth.js'
 import type { Credentials } from './http/sigv4.js'
 import { SigV4Verifier } from './http/sigv4.js'
 import { EmbeddedBroker, MQTT_WEBSOCKET_PATH } from './mqtt/embedded-broker.js'
 import type { BrokerAuth } from './mqtt/embedded-broker.js'
+import type { BrokerLimits } from './mqtt/broker-limits.js'
 import { NotificationDispatcher } from './mqtt/notifications.js'
 import { EventDispatcher } from './mqtt/events.js'
 import { DeviceMqttService } from './mqtt/service.js'
@@ -29,7 +31,8 @@ import type { RateLimit } from './app/throttle.js'
 import { JobDeletionWorker } from './schedulers/job-deletion.js'
 import { TimeDrivenWork } from './schedulers/time-driven.js'
 import { VirtualClock } from './schedulers/virtual-clock.js'
-import { SqliteStore } from './storage/sqlite/sqlite-store.js'
+import { checkDataDir, openSqliteStore } from './storage/data-dir.js'
+export { DataDirError } from './storage/data-dir.js'
 import { PgStore } from './storage/postgres/pg-store.js'
 import type { PgStoreOptions } from './storage/postgres/pg-store.js'
 import type { Store } from './ports/store.js'
@@ -68,6 +71,19 @@ export interface ServerConfig {
    * PostgreSQL instead of the SQLite file in `dataDir` (docs/deployment.md): several nodes may share it.
    */
   readonly database?: DatabaseConfig | undefined
+  /** Timeouts and connection limits of the HTTP listeners (tests shorten them); default DEFAULT_HTTP_LIMITS. */
+  readonly httpLimits?: Partial<HttpLimits> | undefined
+}
+
+/** How long a shutdown waits for requests under way before it closes their connections (`--shutdown-grace`). */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000
+
+export interface CloseOptions {
+  /**
+   * Time for the requests under way to finish (default DEFAULT_SHUTDOWN_GRACE_MS); then their
+   * connections are closed unanswered, and the rest of the shutdown (MQTT, outbox, store) goes on.
+   */
+  readonly graceMs?: number | undefined
 }
 
 export type HttpAuthMode = 'sigv4' | 'none' | 'auto'
@@ -127,6 +143,8 @@ export interface MqttConfig {
   readonly auth?: 'on' | 'off' | 'auto' | undefined
   /** The secret device tokens derive from; default: generated in the data directory. */
   readonly authSecret?: string | undefined
+  /** The embedded broker's bounds (docs/mqtt.md#limits); default DEFAULT_BROKER_LIMITS. */
+  readonly limits?: Partial<BrokerLimits> | undefined
 }
 
 export const DEFAULT_CONFIG: ServerConfig = {
@@ -150,6 +168,8 @@ export interface RunningServer {
   readonly mqttWebSocketUrl?: string
   /** Whether the embedded broker requires device authentication. */
   readonly mqttAuth?: boolean
+  /** The embedded broker, when MQTT is on and not external (tests read its stats). */
+  readonly mqttBroker?: EmbeddedBroker
   /** How HTTP requests are authenticated, and with how many access keys. */
   readonly httpAuth: { readonly mode: 'sigv4' | 'none'; readonly keys: number }
   readonly context: AppContext
@@ -162,7 +182,14 @@ export interface RunningServer {
     readonly notifications?: NotificationDispatcher
     readonly events?: EventDispatcher
   }
-  close(): Promise<void>
+  /**
+   * Stops in order: the HTTP listeners take no more connections, answer the requests under way (with
+   * `Connection: close`) and close idle keep-alive connections at once; time-driven work and deletions
+   * stop; device requests under way finish and the outbox is published while devices are still
+   * connected (within the grace); the broker disconnects its clients; the store closes. Every request
+   * answered before is in the store. [docs/decisions.md#limits-and-shutdown]
+   */
+  close(options?: CloseOptions): Promise<void>
 }
 
 /** A port that is taken, named with the flag that changes it. */
@@ -193,9 +220,22 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     events: eventFamilies,
     clock,
   }
+  // One server per SQLite data directory (openSqliteStore locks it); PostgreSQL nodes are many by
+  // design and may share a folder, which holds only the MQTT device secret (storage/data-dir.ts).
+  if (config.database !== undefined) checkDataDir(config.dataDir, { create: false })
   const store: Store =
     config.database === undefined
-      ? new SqliteStore({ file: join(config.dataDir, 'fleetjobs.db'), ...storeOptions })
+      ? openSqliteStore(config.dataDir, {
+          ...storeOptions,
+          onSpace: ({ full, freeBytes }) => {
+            if (full)
+              logger.error(
+                { dataDir: config.dataDir, freeBytes },
+                'the disk of the database is full: writes answer 503 until space is freed',
+              )
+            else logger.info({ dataDir: config.dataDir, freeBytes }, 'disk space is back: writes resume')
+          },
+        })
       : await openPostgres(config.database, storeOptions)
   const lease = store instanceof PgStore ? store.lease : undefined
   const jobDeletion = new JobDeletionWorker(store, (error) =>
@@ -236,21 +276,22 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     },
     models,
   )
-  const servers: Server[] = []
+  const listeners: HttpListener[] = []
   const notices: string[] = []
+  const httpLimits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...config.httpLimits }
   try {
-    const main = await listen(createServer(handlers.main), config.host, config.port, '--port')
-    servers.push(main)
-    const data =
+    const mainListener = new HttpListener(handlers.main, httpLimits, logger)
+    listeners.push(mainListener)
+    const main = await listen(mainListener, config.host, config.port, '--port')
+    const dataListener =
       config.dataPlanePort === undefined
         ? undefined
-        : await listen(
-            createServer(handlers.dataPlane),
-            config.host,
-            config.dataPlanePort,
-            '--data-plane-port',
-          )
-    if (data !== undefined) servers.push(data)
+        : new HttpListener(handlers.dataPlane, httpLimits, logger)
+    if (dataListener !== undefined) listeners.push(dataListener)
+    const data =
+      dataListener === undefined
+        ? undefined
+        : await listen(dataListener, config.host, config.dataPlanePort ?? 0, '--data-plane-port')
     let mqtt:
       | {
           broker: MqttTransport
@@ -270,7 +311,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
             }
           : undefined
         embedded = await startBroker(config.host, config.mqtt, notices, auth)
-        embedded.attachWebSocket(main, verifier)
+        embedded.attachWebSocket(main.server, verifier)
         broker = embedded
       } else {
         // Several nodes on one database: only the lease holder takes device requests, so each request
@@ -302,6 +343,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         (error) => logger.error({ err: error }, 'MQTT request failed'),
         // The per-thing data-plane limit applies to MQTT requests too (its own buckets).
         config.rateLimit?.dataPlane,
+        config.mqtt.limits?.maxQueuedRequestsPerThing,
       )
       const notifications = new NotificationDispatcher(context, broker, (error) =>
         logger.warn({ err: error }, 'publishing notifications failed; will try again'),
@@ -364,6 +406,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
             mqttUrl: `mqtt://${config.host.includes(':') ? `[${config.host}]` : config.host}:${embedded.port}`,
             mqttWebSocketUrl: `${url.replace(/^http/, 'ws')}${MQTT_WEBSOCKET_PATH}`,
             mqttAuth: embedded.authenticates,
+            mqttBroker: embedded,
           }),
       context,
       notices,
@@ -374,21 +417,38 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         ...(mqtt === undefined ? {} : { notifications: mqtt.notifications }),
         ...(mqtt?.events === undefined ? {} : { events: mqtt.events }),
       },
-      close: async () => {
-        await Promise.all(servers.map(closeServer))
-        if (mqtt !== undefined) {
-          await mqtt.service.drain()
-          await mqtt.notifications.stop()
-          await mqtt.events?.stop()
-          await mqtt.broker.close()
-        }
+      close: async (options = {}) => {
+        const deadlineMs = performance.now() + (options.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)
+        const cut = await Promise.all(listeners.map((l) => l.shutdown(deadlineMs)))
+        const destroyed = cut.reduce((sum, c) => sum + c.destroyed, 0)
+        if (destroyed > 0)
+          logger.warn(
+            { connections: destroyed },
+            'shutdown grace elapsed: requests under way left unanswered',
+          )
+        // No more writes of our own; whatever they leave is resumed at the next start.
         await timeWork.stop()
         await jobDeletion.stop()
+        if (mqtt !== undefined) {
+          await mqtt.service.drain()
+          // Committed notifications reach the devices still connected; what the grace leaves stays in
+          // the outbox for the next start. [ARCHITECTURE: outbox]
+          mqtt.notifications.wake()
+          mqtt.events?.wake()
+          await beforeDeadline(Promise.all([mqtt.notifications.idle(), mqtt.events?.idle()]), deadlineMs)
+          await mqtt.notifications.stop()
+          await mqtt.events?.stop()
+          // Disconnects the devices, MQTT over WebSocket on the main port too.
+          await mqtt.broker.close()
+        }
+        await Promise.all(listeners.map((l) => whenListenerClosed(l, deadlineMs)))
         await store.close()
       },
     }
   } catch (error) {
-    await Promise.all(servers.map(closeServer))
+    const now = performance.now()
+    await Promise.all(listeners.map((l) => l.shutdown(now)))
+    await Promise.all(listeners.map((l) => whenListenerClosed(l, now)))
     await store.close()
     throw error
   }
@@ -438,11 +498,11 @@ async function startBroker(
   auth: BrokerAuth | undefined,
 ): Promise<EmbeddedBroker> {
   try {
-    return await EmbeddedBroker.start(host, config.port, auth)
+    return await EmbeddedBroker.start(host, config.port, auth, config.limits)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
     if (config.fallbackToFreePort !== true) throw new PortInUseError(config.port, '--mqtt-port')
-    const broker = await EmbeddedBroker.start(host, 0, auth)
+    const broker = await EmbeddedBroker.start(host, 0, auth, config.limits)
     notices.push(
       `MQTT port ${config.port} is already in use (another MQTT broker?); the embedded broker listens on port ${broker.port} instead. Choose one with --mqtt-port.`,
     )
@@ -450,26 +510,31 @@ async function startBroker(
   }
 }
 
-function listen(server: Server, host: string, port: number, flag: string): Promise<Server> {
-  // Keep-alive longer than common client pools so that idle sockets are closed by the client.
-  server.keepAliveTimeout = 65_000
-  return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'EADDRINUSE' ? new PortInUseError(port, flag) : error)
-    })
-    server.listen(port, host, () => resolve(server))
-  })
+async function listen(
+  listener: HttpListener,
+  host: string,
+  port: number,
+  flag: string,
+): Promise<HttpListener> {
+  try {
+    await listener.listen(port, host)
+    return listener
+  } catch (error) {
+    throw (error as NodeJS.ErrnoException).code === 'EADDRINUSE' ? new PortInUseError(port, flag) : error
+  }
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve())
-    server.closeIdleConnections()
-  })
+/**
+ * After HttpListener.shutdown and the broker's close: waits for the listener's last connections (the
+ * WebSockets the broker closes), destroying what is left at the deadline.
+ */
+async function whenListenerClosed(listener: HttpListener, deadlineMs: number): Promise<void> {
+  if (!(await beforeDeadline(listener.whenClosed(), deadlineMs))) listener.destroyAll()
+  await listener.whenClosed()
 }
 
-function urlOf(host: string, server: Server): string {
-  const { port } = server.address() as AddressInfo
+function urlOf(host: string, listener: HttpListener): string {
+  const { port } = listener.server.address() as AddressInfo
   const h = host.includes(':') ? `[${host}]` : host
   return `http://${h}:${port}`
 }

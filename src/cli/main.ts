@@ -3,17 +3,34 @@
  * `fleetjobs serve`: every flag can also be set by FLEETJOBS_<NAME> (e.g. FLEETJOBS_DATA_PLANE_PORT).
  */
 import { Command, InvalidArgumentError, Option } from 'commander'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { constants as osConstants } from 'node:os'
 import {
+  DataDirError,
   DatabaseUnavailableError,
   MissingCredentialsError,
   PortInUseError,
   DEFAULT_CONFIG,
+  DEFAULT_SHUTDOWN_GRACE_MS,
   startServer,
 } from '../server.js'
 import type { EventsConfig, HttpAuthMode } from '../server.js'
 import { CredentialsFileError, loadCredentialsFile } from '../http/credentials.js'
 import type { RateLimit } from '../app/throttle.js'
-import { DeviceAuth, OPERATOR_USERNAME, isLoopback } from '../mqtt/device-auth.js'
+import { DEVICE_SECRET_FILE, DeviceAuth, OPERATOR_USERNAME, isLoopback } from '../mqtt/device-auth.js'
+import { DATABASE_FILE } from '../storage/data-dir.js'
+
+/** The iot model's ThingName: length 1..128, pattern `[a-zA-Z0-9:_-]+` (test/cli/device-token.test.ts checks it). */
+const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/
+
+/**
+ * Whether a folder is a fleetjobs data directory: a server made its SQLite database there, or its MQTT
+ * device secret (with PostgreSQL, the folder holds only the secret).
+ */
+function isDataDir(dir: string): boolean {
+  return existsSync(join(dir, DATABASE_FILE)) || existsSync(join(dir, DEVICE_SECRET_FILE))
+}
 
 function port(value: string): number {
   const n = Number(value)
@@ -27,6 +44,20 @@ function positive(value: string): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number ≥ 1')
   return n
 }
+
+/** Seconds, fractions allowed: `--shutdown-grace 2.5`. */
+function seconds(value: string): number {
+  const n = Number(value)
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError('must be a number of seconds ≥ 0')
+  return n
+}
+
+/**
+ * After the grace, what is left of the shutdown (closing the store, the broker) has this long before the
+ * process exits anyway: enough for a store that answers, no wait on one that does not.
+ */
+const SHUTDOWN_EXIT_MARGIN_MS = 3_000
 
 function rate(value: string): RateLimit {
   const [r, b] = value.split(':')
@@ -173,6 +204,13 @@ program
       .choices(['on', 'off', 'auto'])
       .default('auto'),
   )
+  .addOption(
+    opt(
+      '--mqtt-connect-rate <n>',
+      'new MQTT connections accepted per second by the embedded broker; more wait or are refused (0: no limit; default 500)',
+      'MQTT_CONNECT_RATE',
+    ).argParser((value) => (value === '0' ? 0 : positive(value))),
+  )
   .addOption(authSecretOption())
   .addOption(
     opt(
@@ -211,6 +249,15 @@ program
       .default(100)
       .argParser(positive),
   )
+  .addOption(
+    opt(
+      '--shutdown-grace <seconds>',
+      'on SIGINT/SIGTERM, time for requests under way to finish before their connections are closed; a second signal exits at once',
+      'SHUTDOWN_GRACE',
+    )
+      .default(DEFAULT_SHUTDOWN_GRACE_MS / 1000)
+      .argParser(seconds),
+  )
   .action(async (o: Record<string, unknown>, command: Command) => {
     const mqttPortChosen = command.getOptionValueSource('mqttPort') !== 'default'
     try {
@@ -248,6 +295,9 @@ program
                 sharedGroup: o['mqttSharedGroup'] as string | undefined,
                 auth: o['mqttAuth'] as 'on' | 'off' | 'auto',
                 authSecret: o['mqttAuthSecret'] as string | undefined,
+                ...(o['mqttConnectRate'] === undefined
+                  ? {}
+                  : { limits: { connectsPerSecond: o['mqttConnectRate'] as number } }),
               },
         ...(o['events'] === undefined ? {} : { events: o['events'] as EventsConfig }),
         ...(o['database'] === undefined
@@ -261,12 +311,29 @@ program
             }),
       })
       // Before the endpoint lines: whoever reads them may stop the server at once.
+      const graceSeconds = o['shutdownGrace'] as number
       let stopping = false
-      const stop = (signal: string) => {
-        if (stopping) return
+      const stop = (signal: 'SIGINT' | 'SIGTERM') => {
+        // 130 / 143: the shell's status for a process the signal ended.
+        const signalStatus = 128 + osConstants.signals[signal]
+        if (stopping) {
+          console.error(`fleetjobs: ${signal} again, exiting at once`)
+          process.exit(signalStatus)
+        }
         stopping = true
-        console.log(`fleetjobs: ${signal} received, finishing in-flight requests`)
-        server.close().then(
+        console.log(
+          `fleetjobs: ${signal} received, finishing in-flight requests (at most ${graceSeconds} s; ${signal} again exits at once)`,
+        )
+        setTimeout(
+          () => {
+            console.error(
+              `fleetjobs: shutdown not done ${graceSeconds} s + ${SHUTDOWN_EXIT_MARGIN_MS / 1000} s after ${signal}; exiting`,
+            )
+            process.exit(1)
+          },
+          graceSeconds * 1000 + SHUTDOWN_EXIT_MARGIN_MS,
+        ).unref()
+        server.close({ graceMs: graceSeconds * 1000 }).then(
           () => process.exit(0),
           (error: unknown) => {
             console.error('fleetjobs: shutdown failed:', error)
@@ -311,6 +378,7 @@ program
     } catch (error) {
       if (
         error instanceof PortInUseError ||
+        error instanceof DataDirError ||
         error instanceof DatabaseUnavailableError ||
         error instanceof MissingCredentialsError ||
         error instanceof CredentialsFileError
@@ -330,13 +398,29 @@ program
   .addOption(dataDirOption())
   .addOption(authSecretOption())
   .action((thingName: string | undefined, o: Record<string, unknown>) => {
-    const username = o['operator'] === true ? OPERATOR_USERNAME : thingName
-    if (username === undefined || username === '') {
-      console.error('fleetjobs: name a thing, or pass --operator')
+    const fail = (message: string): never => {
+      console.error(`fleetjobs: ${message}`)
       process.exit(2)
     }
-    const auth = DeviceAuth.load(o['dataDir'] as string, o['mqttAuthSecret'] as string | undefined)
-    console.log(auth.tokenFor(username))
+    const username = o['operator'] === true ? OPERATOR_USERNAME : thingName
+    if (username === undefined || username === '') return fail('name a thing, or pass --operator')
+    if (username !== OPERATOR_USERNAME && !THING_NAME.test(username))
+      return fail(
+        `${JSON.stringify(username)} is not a thing name: 1 to 128 characters of a-z A-Z 0-9 : _ - (no device could connect with it)`,
+      )
+    const dataDir = o['dataDir'] as string
+    const secret = o['mqttAuthSecret'] as string | undefined
+    // Without the secret given, the tokens derive from the data directory's; a folder that is not a
+    // server's would get a new secret of its own, and the token could never work.
+    if ((secret === undefined || secret === '') && !isDataDir(dataDir))
+      return fail(
+        `--data-dir ${dataDir} is not a fleetjobs data directory (no ${DATABASE_FILE}, no ${DEVICE_SECRET_FILE}): name the folder the server uses (--data-dir or FLEETJOBS_DATA_DIR), or give its secret with --mqtt-auth-secret`,
+      )
+    try {
+      console.log(DeviceAuth.load(dataDir, secret).tokenFor(username))
+    } catch (error) {
+      fail(`--data-dir ${dataDir}: cannot read the device secret: ${(error as Error).message}`)
+    }
   })
 
 await program.parseAsync(process.argv)

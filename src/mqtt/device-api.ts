@@ -67,20 +67,29 @@ export class DeviceApi {
 
   /** The rejection for a topic under the jobs tree that names no operation. [open-question 46] */
   invalidTopic(topic: string, payload: Buffer): Reply {
-    let clientToken: string | undefined
-    try {
-      const body = parsePayload(payload)
-      clientToken = typeof body['clientToken'] === 'string' ? body['clientToken'] : undefined
-    } catch {
-      // The payload does not matter for an unknown topic; without a token the reply simply has none.
-    }
     return {
       topic: `${topic}/rejected`,
       payload: {
         code: 'InvalidTopic',
         message: `No Jobs operation matches topic ${topic}`,
         timestamp: this.now(),
-        ...token(clientToken),
+        ...token(clientTokenOf(payload)),
+      },
+    }
+  }
+
+  /**
+   * The rejection for a request beyond its thing's queue of requests waiting to be served; the store is
+   * not touched. [spec: jobs-device-api#6] [spec: jobs-device-api#2.4]
+   */
+  throttled(request: DeviceRequestTopic, payload: Buffer): Reply {
+    return {
+      topic: `${request.topic}/rejected`,
+      payload: {
+        code: 'RequestThrottled',
+        message: `Too many requests waiting for thing ${request.thingName}`,
+        timestamp: this.now(),
+        ...token(clientTokenOf(payload)),
       },
     }
   }
@@ -229,6 +238,17 @@ export class DeviceApi {
 }
 
 class InvalidJsonError extends Error {}
+
+/** The clientToken of a payload, when it is a JSON object that has one. */
+function clientTokenOf(payload: Buffer): string | undefined {
+  try {
+    const body = parsePayload(payload)
+    return typeof body['clientToken'] === 'string' ? body['clientToken'] : undefined
+  } catch {
+    // A payload that is not JSON has no token; the reply simply carries none.
+    return undefined
+  }
+}
 
 function parsePayload(payload: Buffer): Record<string, unknown> {
   if (payload.length === 0) return {}

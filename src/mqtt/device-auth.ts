@@ -1,9 +1,11 @@
 /**
  * Device identity and isolation on the embedded broker (issue 4 §7, docs/mqtt.md#device-authentication).
  *
- * A device connects with username = its thing name and password = its device token, an HMAC-SHA256 of
- * the thing name under the server's device secret (`fleetjobs device-token <thing>` prints it). The
- * thing must be registered. A device may publish and subscribe only under `$aws/things/{its thing}/`;
+ * A device connects with username = its thing name, password = its device token, an HMAC-SHA256 of
+ * the thing name under the server's device secret (`fleetjobs device-token <thing>` prints it), and
+ * client id = its thing name (AWS IoT's usual policy, `iot:Connect` on `client/${iot:Connection.Thing.ThingName}`),
+ * so that no device can take over another's session or push it off. The thing must be registered. A
+ * device may publish and subscribe only under `$aws/things/{its thing}/`, and receives nothing else;
  * anything else is refused (CONNACK "not authorized", SUBACK failure, or the connection closed on a
  * refused publish, which MQTT 3.1.1 cannot refuse otherwise).
  *
@@ -16,7 +18,8 @@ import { join } from 'node:path'
 
 /** The username of the operator's client; no thing can have it (`*` is not a thing-name character). */
 export const OPERATOR_USERNAME = '*operator*'
-const SECRET_FILE = 'mqtt-device-secret'
+/** The device secret's file in the data directory. */
+export const DEVICE_SECRET_FILE = 'mqtt-device-secret'
 
 export type MqttIdentity =
   { readonly kind: 'thing'; readonly thingName: string } | { readonly kind: 'operator' }
@@ -30,7 +33,7 @@ export class DeviceAuth {
    */
   static load(dataDir: string, secret?: string): DeviceAuth {
     if (secret !== undefined && secret !== '') return new DeviceAuth(Buffer.from(secret, 'utf8'))
-    const file = join(dataDir, SECRET_FILE)
+    const file = join(dataDir, DEVICE_SECRET_FILE)
     if (!existsSync(file)) {
       mkdirSync(dataDir, { recursive: true })
       writeFileSync(file, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' })
@@ -56,6 +59,23 @@ export class DeviceAuth {
 /** The prefix of every topic a thing's device may use. */
 function thingPrefix(thingName: string): string {
   return `$aws/things/${thingName}/`
+}
+
+/**
+ * A device must connect with its thing name as client id; the operator may use any. MQTT lets a new
+ * connection with a client id take over that id's session and close its connection [MQTT-3.1.4-2], so
+ * without this rule a device could read another's queued messages and push it off.
+ */
+export function mayUseClientId(identity: MqttIdentity, clientId: string): boolean {
+  return identity.kind === 'operator' || clientId === identity.thingName
+}
+
+/**
+ * A device receives only messages on its own thing's topics, whatever its session holds (a session
+ * restored from before, an offline queue): checked for every message the broker forwards.
+ */
+export function mayReceive(identity: MqttIdentity, topic: string): boolean {
+  return withinOwnTopics(identity, topic)
 }
 
 /** A device may publish only under its own thing's topics. */

@@ -10,7 +10,7 @@
 import mqtt from 'mqtt'
 import type { MqttClient } from 'mqtt'
 import { REQUEST_FILTER } from './topics.js'
-import type { MqttTransport } from './transport.js'
+import type { MessageHandler, MqttTransport } from './transport.js'
 
 export interface ExternalBrokerOptions {
   /** `mqtt://user:pass@host:port` (or mqtts://, ws://, wss://). */
@@ -34,7 +34,7 @@ const PUBLISH_TIMEOUT_MS = 10_000
 const CLOSE_TIMEOUT_MS = 5_000
 
 export class ExternalBroker implements MqttTransport {
-  private handlers: ((topic: string, payload: Buffer, qos: 0 | 1 | 2) => void)[] = []
+  private handlers: MessageHandler[] = []
 
   private serving = false
 
@@ -44,7 +44,8 @@ export class ExternalBroker implements MqttTransport {
   ) {
     client.on('message', (topic, payload, packet) => {
       if (!this.serving) return
-      for (const handler of this.handlers) handler(topic, payload, packet.qos)
+      // mqtt.js has no way to hold back one publisher; the handler's promise only says when it is done.
+      for (const handler of this.handlers) void handler(topic, payload, packet.qos)
     })
   }
 
@@ -90,7 +91,7 @@ export class ExternalBroker implements MqttTransport {
     else await this.client.unsubscribeAsync(this.filter)
   }
 
-  onMessage(handler: (topic: string, payload: Buffer, qos: 0 | 1 | 2) => void): void {
+  onMessage(handler: MessageHandler): void {
     this.handlers.push(handler)
   }
 

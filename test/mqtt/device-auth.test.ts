@@ -39,8 +39,9 @@ function connect(options: IClientOptions, target = url): Promise<MqttClient> {
   })
 }
 
+/** A device connects with its thing name as client id (docs/mqtt.md#device-authentication). */
 const asDevice = (thingName: string, target?: string): Promise<MqttClient> =>
-  connect({ username: thingName, password: auth.tokenFor(thingName) }, target)
+  connect({ username: thingName, password: auth.tokenFor(thingName), clientId: thingName }, target)
 
 function subscribe(client: MqttClient, filter: string): Promise<number> {
   return new Promise((resolve, reject) => {
