@@ -25,7 +25,7 @@ import type { MessageOrigin, MqttTransport } from './transport.js'
  * then "The database is unavailable"): 10,000 devices asking at once are served, later, not failed.
  * Enough to fill SQLite's group commits and a PostgreSQL pool several times over.
  */
-const RUNNING_REQUESTS = 64
+export const RUNNING_REQUESTS = 64
 
 /** A thing's requests: the tail of its chain, and who sent those in it (the one running included). */
 interface ThingQueue {

@@ -1,14 +1,15 @@
 /**
  * A thing's queue of device requests (src/mqtt/service.ts) step by step, on a transport the test drives:
  * beyond the bound a request is answered RequestThrottled at once (its publisher held until that answer
- * is out), and the requests of a client that has gone are dropped when their turn comes. The report:
+ * is out), the requests of a client that has gone are dropped when their turn comes, and a burst over
+ * many things waits its turn here rather than in the store's connection pool. The report:
  * "10,000 messages/s for 20 s: +230 MB, 16 s of backlog worked off after the client left".
  * [spec: jobs-device-api#6] [spec: jobs-device-api#2.4]
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { loadServedModels } from '../../src/http/server.js'
-import { DeviceMqttService } from '../../src/mqtt/service.js'
+import { DeviceMqttService, RUNNING_REQUESTS } from '../../src/mqtt/service.js'
 import type { MessageHandler, MessageOrigin, MqttTransport } from '../../src/mqtt/transport.js'
 import { createThing } from '../support/device.js'
 import type { Harness } from '../support/harness.js'
@@ -108,5 +109,47 @@ describe("a thing's queue of MQTT requests", () => {
       ['a1', 'b1'],
     )
     assert.equal(service.queued, 0)
+  })
+})
+
+describe('a burst of requests over many things', () => {
+  it(`runs at most ${RUNNING_REQUESTS} against the store at once; the rest wait their turn, and all are answered`, async () => {
+    // The store, counting its calls under way. (On PostgreSQL, 10,000 devices asking at once had most
+    // requests wait in the connection pool past its 5 s limit: "The database is unavailable".)
+    let running = 0
+    let most = 0
+    const store = h.server.context.store
+    const counted = new Proxy(store, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver)
+        if (typeof value !== 'function') return value
+        return (...args: unknown[]): unknown => {
+          const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args)
+          if (!(result instanceof Promise)) return result
+          running += 1
+          most = Math.max(most, running)
+          return result.finally(() => (running -= 1))
+        }
+      },
+    })
+    const transport = new DrivenTransport()
+    const service = new DeviceMqttService(
+      { ...h.server.context, store: counted },
+      loadServedModels(),
+      transport,
+      { namespacedListTopics: false },
+      (error) => assert.fail(String(error)),
+    )
+    const device: MessageOrigin = { connected: () => true }
+    const THINGS = RUNNING_REQUESTS * 4
+    for (let i = 0; i < THINGS; i += 1) void transport.deliver(jobsTopics(`burst-${i}`).get, `r${i}`, device)
+    await service.drain()
+    assert.ok(most <= RUNNING_REQUESTS, `${most} store calls at once`)
+    // Each an answer (these things do not exist: ResourceNotFound, from the store).
+    assert.equal(transport.published.length, THINGS)
+    assert.ok(
+      transport.published.every((p) => p.code === 'ResourceNotFound'),
+      JSON.stringify(transport.published[0]),
+    )
   })
 })
