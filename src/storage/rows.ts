@@ -269,3 +269,19 @@ export interface EventFamilies {
   readonly job: boolean
   readonly jobExecution: boolean
 }
+
+/** Every table of user data, in both stores (the virtual clock's reset empties them). [spec: test-clock#2] */
+export const RESET_TABLES = [
+  'things',
+  'thing_groups',
+  'thing_group_members',
+  'jobs',
+  'job_specs',
+  'job_targets',
+  'job_rollout_things',
+  'job_executions',
+  'job_templates',
+  'outbox',
+  'notify_next_state',
+  'event_outbox',
+] as const

@@ -59,22 +59,7 @@ import type { PgCounters } from './parts.js'
 import { PgTemplates } from './templates.js'
 import { PgTimeWork } from './time-work.js'
 import { isPaced } from '../../domain/rollout.js'
-
-/** Every table of user data (the virtual clock's reset empties them). [spec: test-clock#2] */
-const RESET_TABLES = [
-  'things',
-  'thing_groups',
-  'thing_group_members',
-  'jobs',
-  'job_specs',
-  'job_targets',
-  'job_rollout_things',
-  'job_executions',
-  'job_templates',
-  'outbox',
-  'notify_next_state',
-  'event_outbox',
-] as const
+import { RESET_TABLES } from '../rows.js'
 
 export interface PgStoreOptions extends PgOptions {
   /** Keep the notification outbox (on when a notifier reads it). */

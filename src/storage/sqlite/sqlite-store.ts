@@ -60,22 +60,7 @@ import type { ExecutionsOfThingFilter } from '../listing.js'
 import { Listings } from './listings.js'
 import { SqliteTimeWork } from './time-work.js'
 import { isPaced } from '../../domain/rollout.js'
-
-/** Every table of user data (the virtual clock's reset empties them). [spec: test-clock#2] */
-const RESET_TABLES = [
-  'things',
-  'thing_groups',
-  'thing_group_members',
-  'jobs',
-  'job_specs',
-  'job_targets',
-  'job_rollout_things',
-  'job_executions',
-  'job_templates',
-  'outbox',
-  'notify_next_state',
-  'event_outbox',
-] as const
+import { RESET_TABLES } from '../rows.js'
 
 export interface SqliteStoreOptions {
   /** Database file; created with its folder when missing. */
