@@ -22,6 +22,12 @@ export type ErrorCode =
   | 'ServiceUnavailableException'
   | 'UnknownOperationException'
   | 'RequestEntityTooLargeException'
+  // The certificate registry's own errors. [aws: iot certificates]
+  | 'CertificateStateException'
+  | 'CertificateValidationException'
+  | 'CertificateConflictException'
+  | 'DeleteConflictException'
+  | 'RegistrationCodeValidationException'
 
 export class ServiceError extends Error {
   override readonly name = 'ServiceError'

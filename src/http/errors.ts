@@ -46,4 +46,9 @@ export const ENVELOPE_CODES: Record<ErrorCode, string> = {
   InvalidSignatureException: 'UNAUTHORIZED',
   UnknownOperationException: 'UNKNOWN_OPERATION',
   RequestEntityTooLargeException: 'PAYLOAD_TOO_LARGE',
+  CertificateStateException: 'INVALID_STATE_TRANSITION',
+  CertificateValidationException: 'VALIDATION_ERROR',
+  CertificateConflictException: 'CONFLICT',
+  DeleteConflictException: 'CONFLICT',
+  RegistrationCodeValidationException: 'VALIDATION_ERROR',
 }

@@ -14,6 +14,7 @@ import type { ExecutionStatus, JobStatus, TargetSelection } from '../domain/stat
 import type { GroupDecision, GroupFacts, ThingGroup } from '../domain/thing-groups.js'
 import type { JobDecision, JobFacts } from '../domain/job-lifecycle.js'
 import type { JobTemplate } from '../domain/templates.js'
+import type { CACertificate, Certificate, CertificateIdentity } from '../domain/certificates.js'
 
 export type ThingDecision<R> =
   | { readonly kind: 'write'; readonly next: Thing; readonly result: R }
@@ -175,6 +176,41 @@ export interface ExecutionDecideInput {
   readonly job: Job
 }
 
+/** What mutateCertificate reads before it decides. */
+export interface CertificateFacts {
+  readonly certificate: Certificate | undefined
+  /** The CA certificate the certificate names, if it names one that is registered. */
+  readonly ca: CACertificate | undefined
+  /** One thing the certificate is attached to (the first by name), if any. */
+  readonly attachedThing: string | undefined
+}
+
+export type CertificateDecision<R> =
+  | { readonly kind: 'write'; readonly next: Certificate; readonly result: R }
+  | { readonly kind: 'delete'; readonly result: R }
+  | { readonly kind: 'none'; readonly result: R }
+  | { readonly kind: 'reject'; readonly error: ServiceError }
+
+export type CACertificateDecision<R> =
+  | { readonly kind: 'write'; readonly next: CACertificate; readonly result: R }
+  | { readonly kind: 'delete'; readonly result: R }
+  | { readonly kind: 'none'; readonly result: R }
+  | { readonly kind: 'reject'; readonly error: ServiceError }
+
+export type CreateCertificateOutcome =
+  | { readonly kind: 'created' }
+  | { readonly kind: 'exists'; readonly existing: Certificate }
+  /** The named CA certificate is not registered (any more), or not ACTIVE. */
+  | { readonly kind: 'caNotActive'; readonly ca: CACertificate | undefined }
+
+export type CreateCACertificateOutcome =
+  | { readonly kind: 'created' }
+  | { readonly kind: 'exists'; readonly existing: CACertificate }
+  | { readonly kind: 'limit'; readonly count: number }
+
+export type AttachOutcome = 'attached' | 'already' | 'noThing' | 'noCertificate'
+export type DetachOutcome = 'detached' | 'notAttached' | 'noThing'
+
 export interface Store {
   /** Reads a thing; undefined when there is none. */
   getThing(thingName: string): Promise<Thing | undefined>
@@ -183,7 +219,8 @@ export interface Store {
   /**
    * Reads the thing (or its absence), runs `decide`, and applies the decision atomically.
    * `delete` also marks every QUEUED or IN_PROGRESS execution of the thing REMOVED and drops
-   * its group memberships [spec: things#deletething] [open-question 12].
+   * its group memberships [spec: things#deletething] [open-question 12]; it is refused with AWS's
+   * InvalidRequestException while a certificate is attached to the thing (certificates section).
    */
   mutateThing<R>(thingName: string, decide: (current: Thing | undefined) => ThingDecision<R>): Promise<R>
   listThings(filter: ThingFilter, page: PageRequest): Promise<Page<Thing>>
@@ -360,6 +397,75 @@ export interface Store {
    * new data directory (the virtual clock's reset). [spec: test-clock#2]
    */
   reset(): Promise<void>
+
+  // ---- the certificate registry [aws: iot certificates] (storage/*/certificates.ts) ----
+
+  getCertificate(certificateId: string): Promise<Certificate | undefined>
+  getCACertificate(certificateId: string): Promise<CACertificate | undefined>
+  /** The registered CA certificates whose subject is `subject`, oldest first. */
+  caCertificatesBySubject(subject: string): Promise<readonly CACertificate[]>
+  /**
+   * Registers a certificate unless its id is taken. When it names a CA certificate, that CA must be
+   * registered and ACTIVE when the write commits (it is locked against a concurrent change); else
+   * nothing is written and the outcome says why.
+   */
+  createCertificate(certificate: Certificate): Promise<CreateCertificateOutcome>
+  /**
+   * Reads the certificate (or its absence), its CA certificate and one thing it is attached to, runs
+   * `decide` and applies the decision atomically. The certificate row is locked first, so
+   * `attachedThing` is current: an AttachThingPrincipal waits for the decision (decide must refuse to
+   * delete an attached certificate; the store does not check it again). A rejection is thrown as its
+   * ServiceError.
+   */
+  mutateCertificate<R>(
+    certificateId: string,
+    decide: (facts: CertificateFacts) => CertificateDecision<R>,
+  ): Promise<R>
+  /**
+   * Certificates by creation date (then id), ascending or descending; with `caCertificateId` only those
+   * it signed. `after` is the key of the last item of the previous page.
+   */
+  listCertificates(
+    filter: { readonly caCertificateId?: string | undefined; readonly ascending: boolean },
+    page: PageRequest,
+  ): Promise<Page<Certificate>>
+  /** Ids of every certificate registered under the CA certificate (its deactivation revokes their rights). */
+  certificateIdsOfCA(caCertificateId: string): Promise<readonly string[]>
+  /**
+   * Registers a CA certificate unless its id is taken or `maxPerSubject` CA certificates already have its
+   * subject; atomically (two registrations of one subject cannot both pass the count).
+   */
+  createCACertificate(ca: CACertificate, maxPerSubject: number): Promise<CreateCACertificateOutcome>
+  /** Reads the CA certificate (or its absence), runs `decide`, applies the decision atomically. */
+  mutateCACertificate<R>(
+    certificateId: string,
+    decide: (current: CACertificate | undefined) => CACertificateDecision<R>,
+  ): Promise<R>
+  listCACertificates(filter: { readonly ascending: boolean }, page: PageRequest): Promise<Page<CACertificate>>
+  /**
+   * AttachThingPrincipal: attaches the certificate to the thing unless either is missing (nothing is
+   * written). Attaching again is `already`. Locks both rows against a concurrent DeleteThing and
+   * DeleteCertificate.
+   */
+  attachThingPrincipal(thingName: string, certificateId: string, atMs: number): Promise<AttachOutcome>
+  /** DetachThingPrincipal: `noThing` when the thing does not exist; `notAttached` changes nothing. */
+  detachThingPrincipal(thingName: string, certificateId: string): Promise<DetachOutcome>
+  /** Certificate ids attached to the thing, in id order. */
+  listThingPrincipals(thingName: string, page: PageRequest): Promise<Page<string>>
+  /** Names of the things the certificate is attached to, in name order. */
+  listPrincipalThings(certificateId: string, page: PageRequest): Promise<Page<string>>
+  /**
+   * The device identity check the MQTT and HTTPS listeners make on every connection: one indexed query.
+   * See domain/certificates.ts#certificateIdentity for the answers and their order.
+   */
+  certificateIdentity(certificateId: string, thingName: string): Promise<CertificateIdentity>
+  /**
+   * The `${certificateId}/${thingName}` keys of the pairs that are still `ok`, in one set-based query
+   * (the listeners re-check their live connections with it, for changes made through other nodes).
+   */
+  certificateIdentities(
+    pairs: readonly { readonly certificateId: string; readonly thingName: string }[],
+  ): Promise<ReadonlySet<string>>
 
   /** Recounts a job's executions from the execution records (for tests and consistency checks). */
   recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>>

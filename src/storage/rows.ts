@@ -284,4 +284,7 @@ export const RESET_TABLES = [
   'outbox',
   'notify_next_state',
   'event_outbox',
+  'certificates',
+  'ca_certificates',
+  'thing_principals',
 ] as const

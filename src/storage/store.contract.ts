@@ -17,6 +17,7 @@ import {
 } from '../domain/state-machine.js'
 import type { ExecutionStatus } from '../domain/statuses.js'
 import type { Store } from '../ports/store.js'
+import { describeCertificateContract } from './certificates.contract.js'
 
 export interface ContractOptions {
   /** Test names to skip, each with the reason. */
@@ -281,5 +282,7 @@ export function describeStorageContract(
         { numRuns: 40 },
       )
     })
+
+    describeCertificateContract(test, open)
   })
 }

@@ -182,4 +182,53 @@ export const PG_MIGRATIONS: readonly {
       );
     `,
   },
+  {
+    version: 3,
+    name: 'certificate registry',
+    // The SQLite store's migration 9, with the same meaning (storage/sqlite/migrations.ts).
+    sql: `
+      CREATE TABLE certificates (
+        certificate_id     TEXT COLLATE "C" PRIMARY KEY,
+        ca_certificate_id  TEXT COLLATE "C",
+        status             TEXT NOT NULL,
+        certificate_mode   TEXT NOT NULL,
+        pem                TEXT NOT NULL,
+        not_before         BIGINT NOT NULL,
+        not_after          BIGINT NOT NULL,
+        created_at         BIGINT NOT NULL,
+        last_modified_at   BIGINT NOT NULL,
+        customer_version   BIGINT NOT NULL,
+        generation_id      TEXT NOT NULL
+      );
+      CREATE INDEX certificates_by_created ON certificates (created_at, certificate_id);
+      CREATE INDEX certificates_by_ca ON certificates (ca_certificate_id, created_at, certificate_id)
+        WHERE ca_certificate_id IS NOT NULL;
+
+      CREATE TABLE ca_certificates (
+        certificate_id        TEXT COLLATE "C" PRIMARY KEY,
+        status                TEXT NOT NULL,
+        certificate_mode      TEXT NOT NULL,
+        pem                   TEXT NOT NULL,
+        subject               TEXT COLLATE "C" NOT NULL,
+        auto_registration     TEXT NOT NULL,
+        registration_config   TEXT,
+        not_before            BIGINT NOT NULL,
+        not_after             BIGINT NOT NULL,
+        created_at            BIGINT NOT NULL,
+        last_modified_at      BIGINT NOT NULL,
+        customer_version      BIGINT NOT NULL,
+        generation_id         TEXT NOT NULL
+      );
+      CREATE INDEX ca_certificates_by_created ON ca_certificates (created_at, certificate_id);
+      CREATE INDEX ca_certificates_by_subject ON ca_certificates (subject, created_at);
+
+      CREATE TABLE thing_principals (
+        thing_name      TEXT COLLATE "C" NOT NULL,
+        certificate_id  TEXT COLLATE "C" NOT NULL,
+        attached_at     BIGINT NOT NULL,
+        PRIMARY KEY (thing_name, certificate_id)
+      );
+      CREATE INDEX thing_principals_by_certificate ON thing_principals (certificate_id, thing_name);
+    `,
+  },
 ]

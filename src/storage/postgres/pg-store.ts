@@ -58,6 +58,7 @@ import { PgOutbox } from './outbox.js'
 import type { PgCounters } from './parts.js'
 import { PgTemplates } from './templates.js'
 import { PgTimeWork } from './time-work.js'
+import { PgCertificates } from './certificates.js'
 import { isPaced } from '../../domain/rollout.js'
 import { RESET_TABLES } from '../rows.js'
 
@@ -87,12 +88,14 @@ export class PgStore implements Store {
   private readonly commitListeners: (() => void)[] = []
   /** The lease on background work; exposed so the server can serve device requests only while held. */
   readonly lease: Lease
+  private readonly certificates: PgCertificates
 
   private constructor(
     private readonly db: PgDb,
     options: PgStoreOptions,
   ) {
     this.outbox = new PgOutbox(options.notifications === true)
+    this.certificates = new PgCertificates(db)
     this.events = new PgEvents(options.events ?? { job: false, jobExecution: false })
     this.clock = options.clock ?? systemClock
     this.counters = {
@@ -221,6 +224,7 @@ export class PgStore implements Store {
           return decision.result
         }
         case 'delete':
+          await this.certificates.refuseDeleteOfAttachedThing(sql, thingName)
           await sql.query('DELETE FROM things WHERE thing_name = $1', [thingName])
           await sql.query('DELETE FROM thing_group_members WHERE thing_name = $1', [thingName])
           await this.removeExecutionsOfThing(sql, thingName, decision.atMs)
@@ -541,6 +545,26 @@ export class PgStore implements Store {
     })
     this.specs.forget()
   }
+
+  // ---- the certificate registry: storage/postgres/certificates.ts ----
+  getCertificate: Store['getCertificate'] = (...a) => this.certificates.getCertificate(...a)
+  getCACertificate: Store['getCACertificate'] = (...a) => this.certificates.getCACertificate(...a)
+  caCertificatesBySubject: Store['caCertificatesBySubject'] = (...a) =>
+    this.certificates.caCertificatesBySubject(...a)
+  createCertificate: Store['createCertificate'] = (...a) => this.certificates.createCertificate(...a)
+  mutateCertificate: Store['mutateCertificate'] = (...a) => this.certificates.mutateCertificate(...a)
+  listCertificates: Store['listCertificates'] = (...a) => this.certificates.listCertificates(...a)
+  certificateIdsOfCA: Store['certificateIdsOfCA'] = (...a) => this.certificates.certificateIdsOfCA(...a)
+  createCACertificate: Store['createCACertificate'] = (...a) => this.certificates.createCACertificate(...a)
+  mutateCACertificate: Store['mutateCACertificate'] = (...a) => this.certificates.mutateCACertificate(...a)
+  listCACertificates: Store['listCACertificates'] = (...a) => this.certificates.listCACertificates(...a)
+  attachThingPrincipal: Store['attachThingPrincipal'] = (...a) => this.certificates.attachThingPrincipal(...a)
+  detachThingPrincipal: Store['detachThingPrincipal'] = (...a) => this.certificates.detachThingPrincipal(...a)
+  listThingPrincipals: Store['listThingPrincipals'] = (...a) => this.certificates.listThingPrincipals(...a)
+  listPrincipalThings: Store['listPrincipalThings'] = (...a) => this.certificates.listPrincipalThings(...a)
+  certificateIdentity: Store['certificateIdentity'] = (...a) => this.certificates.certificateIdentity(...a)
+  certificateIdentities: Store['certificateIdentities'] = (...a) =>
+    this.certificates.certificateIdentities(...a)
 
   async recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>> {
     const counts = zeroCounts()

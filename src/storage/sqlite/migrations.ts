@@ -223,4 +223,55 @@ export const MIGRATIONS: readonly {
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 9,
+    name: 'certificate registry',
+    // [aws: iot certificates] Device certificates, CA certificates and thing ↔ certificate attachments
+    // (storage/sqlite/certificates.ts). The lists walk (created_at, certificate_id) both ways; a device's
+    // identity check is primary-key lookups in certificates, ca_certificates, things and thing_principals.
+    sql: `
+      CREATE TABLE certificates (
+        certificate_id     TEXT PRIMARY KEY,
+        ca_certificate_id  TEXT,
+        status             TEXT NOT NULL,
+        certificate_mode   TEXT NOT NULL,
+        pem                TEXT NOT NULL,
+        not_before         INTEGER NOT NULL,
+        not_after          INTEGER NOT NULL,
+        created_at         INTEGER NOT NULL,
+        last_modified_at   INTEGER NOT NULL,
+        customer_version   INTEGER NOT NULL,
+        generation_id      TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX certificates_by_created ON certificates (created_at, certificate_id);
+      CREATE INDEX certificates_by_ca ON certificates (ca_certificate_id, created_at, certificate_id)
+        WHERE ca_certificate_id IS NOT NULL;
+
+      CREATE TABLE ca_certificates (
+        certificate_id        TEXT PRIMARY KEY,
+        status                TEXT NOT NULL,
+        certificate_mode      TEXT NOT NULL,
+        pem                   TEXT NOT NULL,
+        subject               TEXT NOT NULL,
+        auto_registration     TEXT NOT NULL,
+        registration_config   TEXT,
+        not_before            INTEGER NOT NULL,
+        not_after             INTEGER NOT NULL,
+        created_at            INTEGER NOT NULL,
+        last_modified_at      INTEGER NOT NULL,
+        customer_version      INTEGER NOT NULL,
+        generation_id         TEXT NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX ca_certificates_by_created ON ca_certificates (created_at, certificate_id);
+      CREATE INDEX ca_certificates_by_subject ON ca_certificates (subject, created_at);
+
+      CREATE TABLE thing_principals (
+        thing_name      TEXT NOT NULL,
+        certificate_id  TEXT NOT NULL,
+        attached_at     INTEGER NOT NULL,
+        PRIMARY KEY (thing_name, certificate_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX thing_principals_by_certificate ON thing_principals (certificate_id, thing_name);
+    `,
+  },
 ]

@@ -59,6 +59,7 @@ import { JobSpecs } from './job-specs.js'
 import type { ExecutionsOfThingFilter } from '../listing.js'
 import { Listings } from './listings.js'
 import { SqliteTimeWork } from './time-work.js'
+import { SqliteCertificates } from './certificates.js'
 import { isPaced } from '../../domain/rollout.js'
 import { RESET_TABLES } from '../rows.js'
 
@@ -106,6 +107,7 @@ export class SqliteStore implements Store {
   /** Writes stop while the disk is full, and resume. */
   readonly space: DiskSpace
   private readonly onClosed: () => void
+  private readonly certificates: SqliteCertificates
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(dirname(options.file), { recursive: true })
@@ -154,6 +156,7 @@ export class SqliteStore implements Store {
       this.space,
     )
     this.s = prepare(this.db)
+    this.certificates = new SqliteCertificates(this.db, (work) => this.commits.run(work))
     this.specs = new JobSpecs(this.db)
     this.listings = new Listings(this.db, this.s, this.specs)
     // One read transaction instead of one per statement.
@@ -276,6 +279,7 @@ export class SqliteStore implements Store {
           return decision.result
         }
         case 'delete':
+          this.certificates.refuseDeleteOfAttachedThing(thingName)
           this.s.deleteThing.run(thingName)
           this.s.deleteMembershipsOfThing.run(thingName)
           this.removeExecutionsOfThing(thingName, decision.atMs)
@@ -654,6 +658,26 @@ export class SqliteStore implements Store {
   listGroupsForThing(thingName: string, page: PageRequest): Promise<Page<ThingGroup>> {
     return Promise.resolve(this.groups.groupsOf(thingName, page))
   }
+
+  // ---- the certificate registry: storage/sqlite/certificates.ts ----
+  getCertificate: Store['getCertificate'] = (...a) => this.certificates.getCertificate(...a)
+  getCACertificate: Store['getCACertificate'] = (...a) => this.certificates.getCACertificate(...a)
+  caCertificatesBySubject: Store['caCertificatesBySubject'] = (...a) =>
+    this.certificates.caCertificatesBySubject(...a)
+  createCertificate: Store['createCertificate'] = (...a) => this.certificates.createCertificate(...a)
+  mutateCertificate: Store['mutateCertificate'] = (...a) => this.certificates.mutateCertificate(...a)
+  listCertificates: Store['listCertificates'] = (...a) => this.certificates.listCertificates(...a)
+  certificateIdsOfCA: Store['certificateIdsOfCA'] = (...a) => this.certificates.certificateIdsOfCA(...a)
+  createCACertificate: Store['createCACertificate'] = (...a) => this.certificates.createCACertificate(...a)
+  mutateCACertificate: Store['mutateCACertificate'] = (...a) => this.certificates.mutateCACertificate(...a)
+  listCACertificates: Store['listCACertificates'] = (...a) => this.certificates.listCACertificates(...a)
+  attachThingPrincipal: Store['attachThingPrincipal'] = (...a) => this.certificates.attachThingPrincipal(...a)
+  detachThingPrincipal: Store['detachThingPrincipal'] = (...a) => this.certificates.detachThingPrincipal(...a)
+  listThingPrincipals: Store['listThingPrincipals'] = (...a) => this.certificates.listThingPrincipals(...a)
+  listPrincipalThings: Store['listPrincipalThings'] = (...a) => this.certificates.listPrincipalThings(...a)
+  certificateIdentity: Store['certificateIdentity'] = (...a) => this.certificates.certificateIdentity(...a)
+  certificateIdentities: Store['certificateIdentities'] = (...a) =>
+    this.certificates.certificateIdentities(...a)
 
   recountExecutions(jobId: string): Promise<Record<ExecutionStatus, number>> {
     const counts = zeroCounts()
