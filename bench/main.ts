@@ -12,7 +12,8 @@
  *   --json FILE        also write every figure as {"results": [{name, value, unit, baseline, ratio}]}
  *   --cpu-prof DIR     profile the fleetjobs server (node --cpu-prof) and print its top self time
  *   --mqtt             run only the MQTT family (10,000 devices on the embedded broker against a bare
- *                      aedes request/reply loop); without it the MQTT family does not run
+ *                      aedes request/reply loop; the same over mutual TLS and over MQTT 5 against the
+ *                      TCP MQTT 3.1.1 round); without it the MQTT family does not run
  *   --mqtt-processes N load-generator processes the devices are spread over (default 1)
  *   --store S          `sqlite` (default: every family above) or `postgres`: only the PostgreSQL
  *                      family (`pg.*`: fleetjobs on PostgreSQL against bare node:http + pg, 100k group

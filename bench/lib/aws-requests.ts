@@ -76,6 +76,9 @@ export const controlPlane = {
   describeJobExecution: (thingName: string, jobId: string): HttpRequest =>
     signed('iot', 'GET', `/things/${seg(thingName)}/jobs/${seg(jobId)}`, undefined),
   describeJob: (jobId: string): HttpRequest => signed('iot', 'GET', `/jobs/${seg(jobId)}`, undefined),
+  /** No body: setAsActive is the only input, in the query string. */
+  createKeysAndCertificate: (setAsActive: boolean): HttpRequest =>
+    signed('iot', 'POST', `/keys-and-certificate?setAsActive=${setAsActive}`, undefined),
   createThingGroup: (groupName: string): HttpRequest =>
     signed('iot', 'POST', `/thing-groups/${seg(groupName)}`, '{}'),
   listJobExecutionsForJob: (jobId: string, maxResults: number, nextToken?: string): HttpRequest =>

@@ -6,12 +6,16 @@
  *
  *   notify-next (with an execution) → jobs/get → jobs/start-next → jobs/{jobId}/update SUCCEEDED
  *
- * Any `/rejected` (or a reply without the execution it needs) fails the device. Times are epoch
+ * Any `/rejected` (or a reply without the execution it needs) fails the device. The devices speak
+ * MQTT 3.1.1 or MQTT 5 (`protocolVersion`; replies come on the same topics either way), over TCP or
+ * over mutual TLS (`tls`: one client certificate and key for all, one secure context). Times are epoch
  * milliseconds (`performance.timeOrigin + performance.now()`), comparable across the bench's processes.
  * [spec: jobs-device-api#2] [spec: jobs-device-api#4.2]
  */
+import { createSecureContext } from 'node:tls'
+import type { SecureContext, TLSSocket } from 'node:tls'
 import mqtt from 'mqtt'
-import type { MqttClient } from 'mqtt'
+import type { IClientOptions, MqttClient } from 'mqtt'
 
 /** Digits of the number in a device's thing name (`mqtt-000042`), as `seedGroupMembers` writes them. */
 const NAME_WIDTH = 6
@@ -41,9 +45,25 @@ export function deviceFilters(thingName: string): string[] {
   return [`${base}/notify-next`, `${base}/get/+`, `${base}/start-next/+`, `${base}/+/update/+`]
 }
 
+/**
+ * Mutual TLS for every device of a load process: the CA it trusts and the client certificate and key
+ * it presents (PEM). All devices share one certificate (AWS allows one on many things).
+ */
+export interface DeviceTls {
+  readonly caPem: string
+  readonly certPem: string
+  readonly keyPem: string
+  /** The name the server certificate must carry (SNI and the host-name check). */
+  readonly servername: string
+}
+
 export interface ConnectArgs {
-  /** `mqtt://127.0.0.1:<port>` */
+  /** `mqtt://127.0.0.1:<port>`, or `mqtts://…` with `tls`. */
   readonly url: string
+  /** MQTT 3.1.1 (4) or MQTT 5 (5). */
+  readonly protocolVersion: 4 | 5
+  /** With a `mqtts://` URL: the devices' certificate, key and trusted CA. */
+  readonly tls?: DeviceTls | undefined
   readonly prefix: string
   /** This child's devices: `prefix-<from>` … `prefix-<from + count - 1>`. */
   readonly from: number
@@ -65,6 +85,8 @@ export interface ConnectResult {
   readonly firstError: string | null
   /** This child's resident set size with every device connected (bytes). */
   readonly rss: number
+  /** TLS connections that resumed a session instead of a full handshake (0: each paid for one). */
+  readonly tlsResumed: number
 }
 
 export interface FinishArgs {
@@ -108,6 +130,8 @@ class Device {
 export class DeviceFleet {
   private readonly devices: Device[] = []
   private qos: 0 | 1 = 1
+  private protocolVersion: 4 | 5 = 4
+  private tls: { readonly secureContext: SecureContext; readonly servername: string } | undefined
   private finished = 0
   private firstError: string | null = null
   private onFinished: (() => void) | undefined
@@ -115,6 +139,19 @@ export class DeviceFleet {
 
   async connect(args: ConnectArgs): Promise<ConnectResult> {
     this.qos = args.qos
+    this.protocolVersion = args.protocolVersion
+    // One context for all: a device parses its key and CA once, not on every connection.
+    this.tls =
+      args.tls === undefined
+        ? undefined
+        : {
+            secureContext: createSecureContext({
+              ca: args.tls.caPem,
+              cert: args.tls.certPem,
+              key: args.tls.keyPem,
+            }),
+            servername: args.tls.servername,
+          }
     const startedAt = epochMs()
     const deadline = startedAt + args.timeoutMs
     let next = 0
@@ -135,20 +172,40 @@ export class DeviceFleet {
     }
     await Promise.all(Array.from({ length: Math.max(1, Math.min(args.window, args.count)) }, worker))
     const doneAt = epochMs()
-    return { startedAt, doneAt, connected: this.devices.length, failed, firstError, rss: rssBytes() }
+    const tlsResumed = this.devices.filter((d) =>
+      (d.client.stream as Partial<TLSSocket>).isSessionReused?.(),
+    ).length
+    return {
+      startedAt,
+      doneAt,
+      connected: this.devices.length,
+      failed,
+      firstError,
+      rss: rssBytes(),
+      tlsResumed,
+    }
   }
 
   /** Opens one connection and subscribes; the device answers notifications from the SUBACK on. */
   private connectOne(url: string, thingName: string, timeoutMs: number): Promise<Device> {
-    const client = mqtt.connect(url, {
+    // `secureContext` goes through to tls.connect; mqtt's options type does not declare it.
+    const options: IClientOptions & { secureContext?: SecureContext } = {
       clientId: thingName,
-      protocolVersion: 4,
+      protocolVersion: this.protocolVersion,
       clean: true,
       keepalive: KEEPALIVE_S,
       reconnectPeriod: 0,
       connectTimeout: timeoutMs,
       resubscribe: false,
-    })
+      ...(this.tls === undefined
+        ? {}
+        : {
+            secureContext: this.tls.secureContext,
+            servername: this.tls.servername,
+            rejectUnauthorized: true,
+          }),
+    }
+    const client = mqtt.connect(url, options)
     const device = new Device(thingName, client)
     client.on('message', (topic, payload) => this.receive(device, topic, payload))
     return new Promise<Device>((resolve, reject) => {
@@ -179,7 +236,8 @@ export class DeviceFleet {
       client.once('connect', () => {
         client.subscribe(deviceFilters(thingName), { qos: this.qos }, (error, granted) => {
           if (error !== null) return settle(error)
-          const refused = (granted ?? []).filter((g) => g.qos === 128)
+          // SUBACK: MQTT 3.1.1 refuses with 0x80, MQTT 5 with any reason code from 0x80 on (§3.9.3 of each).
+          const refused = (granted ?? []).filter((g) => g.qos >= 0x80)
           if (refused.length > 0) return settle(new Error(`subscription refused: ${refused[0]?.topic}`))
           settle(undefined)
         })

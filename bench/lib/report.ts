@@ -72,8 +72,9 @@ export function printTables(points: readonly ThroughputPoint[], figures: readonl
   const others = figures.filter((f) => !points.some((p) => f.name.startsWith(`${p.name}.`)))
   if (others.length > 0) {
     out.push('')
+    const width = Math.max(36, ...others.map((f) => f.name.length))
     const header = [
-      'figure'.padEnd(36),
+      'figure'.padEnd(width),
       'value'.padStart(10),
       'unit'.padEnd(13),
       'baseline'.padStart(10),
@@ -84,7 +85,7 @@ export function printTables(points: readonly ThroughputPoint[], figures: readonl
     for (const f of others) {
       out.push(
         [
-          f.name.padEnd(36),
+          f.name.padEnd(width),
           num(f.value).padStart(10),
           f.unit.padEnd(13),
           (f.baseline === null ? '-' : num(f.baseline)).padStart(10),

@@ -9,11 +9,13 @@ import type { RouteKey } from '../serve/baseline-routes.js'
 import type { SeedArgs } from '../serve/node-http-sqlite.js'
 import type { NodeHttpPgConfig } from '../serve/node-http-pg.js'
 import type { FleetjobsConfig } from '../serve/fleetjobs.js'
+import type { AedesEchoConfig } from '../serve/aedes-echo.js'
 import type { HttpRequest } from './aws-requests.js'
 import { ACCOUNT, REGION, controlPlane, dataPlane, sendOnce, thingArn } from './aws-requests.js'
 import { ServerProcess } from './children.js'
 import { cycle, runLoad } from './load.js'
 import { BenchSchemas } from './pg.js'
+import { profiledServers } from './profiled.js'
 import type { BaselineName, BenchOptions } from './types.js'
 import { BASELINES } from './types.js'
 
@@ -51,7 +53,7 @@ export class Session {
   fleetjobs(): Promise<ServerProcess> {
     const config: FleetjobsConfig = { region: REGION, accountId: ACCOUNT, maxTargetsPerJob: FLEET_THINGS }
     const server = this.server('fleetjobs', 'fleetjobs', config, this.cpuProfFlags())
-    void server.then((s) => (this.fleetjobsPid = s.pid))
+    void server.then((s) => (this.fleetjobsPid = s.pid), startFailed)
     return server
   }
 
@@ -71,25 +73,35 @@ export class Session {
 
   /**
    * A fleetjobs server with its embedded MQTT broker (free port, 127.0.0.1, no device authentication
-   * on loopback) and a data directory of its own, for the MQTT family. Started with `--expose-gc` so
-   * its `rss` call collects garbage before it measures.
+   * on loopback) and a data directory of its own, for the MQTT family; with `tls`, also its MQTT-over-TLS
+   * listener (client certificates checked against the registry). Started with `--expose-gc` so its
+   * `rss` call collects garbage before it measures. Each round starts one under its own label and
+   * stops it after.
    */
-  fleetjobsMqtt(): Promise<ServerProcess> {
+  fleetjobsMqtt(label: string, tls: boolean): Promise<ServerProcess> {
     const config: FleetjobsConfig = {
       region: REGION,
       accountId: ACCOUNT,
       maxTargetsPerJob: MQTT_MAX_TARGETS,
       mqtt: true,
+      mqttTls: tls,
     }
-    const server = this.server('fleetjobs-mqtt', 'fleetjobs', config, ['--expose-gc', ...this.cpuProfFlags()])
-    // With --mqtt this is the only fleetjobs server: --cpu-prof reports on it.
-    void server.then((s) => (this.fleetjobsPid = s.pid))
+    const server = this.server(label, 'fleetjobs', config, ['--expose-gc', ...this.cpuProfFlags()])
+    // With --mqtt these are the only fleetjobs servers: --cpu-prof reports on each.
+    void server.then((s) => {
+      if (this.fleetjobsPid === undefined) this.fleetjobsPid = s.pid
+      else profiledServers.push({ label, pid: s.pid })
+    }, startFailed)
     return server
   }
 
-  /** The MQTT family's baseline: a bare aedes broker answering every request with canned JSON. */
-  aedesEcho(): Promise<ServerProcess> {
-    return this.server('aedes-echo', 'aedes-echo', null, ['--expose-gc'])
+  /**
+   * The MQTT family's baseline: a bare aedes broker answering every request with canned JSON; with
+   * `tls` (`aedes-echo-tls`) behind a node:tls listener asking for client certificates.
+   */
+  aedesEcho(tls: boolean): Promise<ServerProcess> {
+    const config: AedesEchoConfig = { tls }
+    return this.server(tls ? 'aedes-echo-tls' : 'aedes-echo', 'aedes-echo', config, ['--expose-gc'])
   }
 
   /**
@@ -114,7 +126,7 @@ export class Session {
       database: { url: this.options.databaseUrl, schema, poolSize },
     }
     const server = this.server(label, 'fleetjobs', config, this.cpuProfFlags())
-    void server.then((s) => this.pgNodes.push({ label, pid: s.pid }))
+    void server.then((s) => this.pgNodes.push({ label, pid: s.pid }), startFailed)
     return server
   }
 
@@ -128,7 +140,8 @@ export class Session {
     const server = this.servers.get(label)
     if (server === undefined) return
     this.servers.delete(label)
-    await (await server).close()
+    // A server that failed to start has nothing to close (its caller saw the failure).
+    await (await server.catch(() => undefined))?.close()
   }
 
   baseline(name: BaselineName): Promise<ServerProcess> {
@@ -145,7 +158,7 @@ export class Session {
     if (server === undefined) {
       server = ServerProcess.start(label, entry, config, flags)
       this.servers.set(label, server)
-      void server.then((s) => this.log(`started ${label} (pid ${s.pid})`))
+      void server.then((s) => this.log(`started ${label} (pid ${s.pid})`), startFailed)
     }
     return server
   }
@@ -248,6 +261,12 @@ export class Session {
     await this.schemas?.dropAll()
   }
 }
+
+/**
+ * For the side notes taken when a server starts (its pid, a log line): the caller awaiting the start
+ * sees a failure; these must not report it again as an unhandled rejection, which ends the run.
+ */
+const startFailed = (): undefined => undefined
 
 /** `prefix-0 …`, zero-padded to the width of `count - 1`. */
 export function names(prefix: string, count: number): string[] {

@@ -1,29 +1,37 @@
 /**
- * MQTT (issue 4), only with `--mqtt`: 10,000 simulated devices (1,000 with `--quick`), each a real
- * `mqtt` client with its own connection, all connected at once to fleetjobs' embedded broker; one
+ * MQTT (issues 4 and 12), only with `--mqtt`: 10,000 simulated devices (1,000 with `--quick`), each a
+ * real `mqtt` client with its own connection, all connected at once to fleetjobs' embedded broker; one
  * CreateJob (a thing-group target reaching every device) notifies them all, and each device runs
  * get → start-next → update(SUCCEEDED) over MQTT, waiting for each `/accepted` (`lib/mqtt-devices.ts`).
+ * The same round runs three ways, each on a fleetjobs server of its own (fresh process and data
+ * directory, so each RSS reading starts from the same state):
  *
- * The baseline is the same device simulation, same devices, same 3 round trips each, against a bare
- * aedes broker answering every request with canned JSON (`serve/aedes-echo.ts`), measured first in
- * the same run; its `notifyAll` call stands in for CreateJob.
+ * - `mqtt.fleet-10k`: MQTT 3.1.1 over plain TCP, against the same simulation on a bare aedes broker
+ *   answering every request with canned JSON (`serve/aedes-echo.ts`), whose `notifyAll` stands in for
+ *   CreateJob;
+ * - `mqtt.fleet-10k-tls`: MQTT 3.1.1 over mutual TLS (every device presents one certificate made by
+ *   CreateKeysAndCertificate and attached to every thing), against `mqtt.fleet-10k`'s fleetjobs run;
+ *   its connect time and RSS also against `aedes-echo-tls`, the bare broker behind a node:tls listener
+ *   doing the same handshakes (client certificate requested, any accepted: no registry, no identity);
+ * - `mqtt.fleet-10k-mqtt5`: MQTT 5 over plain TCP, against `mqtt.fleet-10k`'s fleetjobs run.
  *
- * - `mqtt.fleet-10k.job-ms`: CreateJob sent → the last `update/accepted` received;
- * - `mqtt.fleet-10k.round-trips-per-s`: 3 × devices ÷ that time;
- * - `mqtt.fleet-10k.last-notify-ms`: CreateJob sent → the last device's `notify-next` received;
- * - `mqtt.fleet-10k.connect-ms`: first CONNECT → last SUBACK of all devices;
- * - `mqtt.fleet-10k.rss-per-device`: the server process's RSS after connecting minus before, per device.
+ * Figures of each: `job-ms` (trigger sent → the last `update/accepted`), `round-trips-per-s`
+ * (3 × devices ÷ that time), `last-notify-ms` (trigger sent → the last `notify-next`), `connect-ms`
+ * (first CONNECT → last SUBACK of all devices), `rss-per-device` (the server process's RSS after
+ * connecting minus before, per device). Baselines are measured first, in the same run.
  *
  * Correctness: every device saw its SUCCEEDED accepted, and DescribeJob says numberOfSucceededThings
  * equals the device count.
  */
 import { readFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { controlPlane, sendOnce, thingGroupArn } from '../lib/aws-requests.js'
 import { ServerProcess } from '../lib/children.js'
 import { percentile } from '../lib/load.js'
 import type {
   ConnectArgs,
   ConnectResult,
+  DeviceTls,
   FinishArgs,
   FinishResult,
   NotifyAllArgs,
@@ -31,9 +39,11 @@ import type {
 import { MQTT_JOB_ID, epochMs } from '../lib/mqtt-devices.js'
 import type { Figure, Scenario, ScenarioContext } from '../lib/types.js'
 import { speedRatio } from '../lib/types.js'
-import type { SeedGroupMembersArgs } from '../serve/fleetjobs.js'
+import type { AttachPrincipalArgs, SeedGroupMembersArgs } from '../serve/fleetjobs.js'
 
 const POINT = 'mqtt.fleet-10k'
+const TLS_POINT = 'mqtt.fleet-10k-tls'
+const MQTT5_POINT = 'mqtt.fleet-10k-mqtt5'
 /** Thing names `mqtt-000000` …, as `seedGroupMembers` writes them. */
 const PREFIX = 'mqtt'
 const GROUP = 'mqtt-fleet'
@@ -51,7 +61,19 @@ const FLOW_LIMIT_MS = 300_000
 const CALL_LIMIT_MS = 60_000
 /** File descriptors a process needs besides its sockets (listeners, SQLite, pipes, …). */
 const FD_MARGIN = 256
+/** The name every server certificate of the bench carries (fleetjobs' local CA: docs/tls.md). */
+const TLS_SERVERNAME = 'localhost'
 const BASELINE = 'aedes-echo'
+const TLS_BASELINE = 'aedes-echo-tls'
+/** `mqtt.fleet-10k`'s fleetjobs run: the baseline of the TLS and MQTT 5 rounds. */
+const TCP_BASELINE = 'fleetjobs-mqtt311-tcp'
+
+/** How the devices reach the broker. */
+interface Link {
+  readonly url: string
+  readonly protocolVersion: 4 | 5
+  readonly tls?: DeviceTls | undefined
+}
 
 interface FleetRun {
   readonly connectMs: number
@@ -65,61 +87,232 @@ interface FleetRun {
 export const mqttFleet: Scenario = {
   family: 'mqtt',
   flag: 'mqtt',
-  points: () => [POINT],
+  points: () => [POINT, TLS_POINT, MQTT5_POINT],
   async run(ctx) {
-    if (!ctx.wants(POINT)) return
+    const wanted = { tcp: ctx.wants(POINT), tls: ctx.wants(TLS_POINT), mqtt5: ctx.wants(MQTT5_POINT) }
+    if (!wanted.tcp && !wanted.tls && !wanted.mqtt5) return
     const devices = ctx.options.mqttDevices
     const processes = loadProcesses(ctx, devices)
+    const fleet = { devices, processes }
 
-    const echo = await ctx.session.aedesEcho()
-    const base = await runFleet(ctx, BASELINE, echo, devices, processes, async () => {
-      const args: NotifyAllArgs = { prefix: PREFIX, count: devices }
+    // Baselines first. A run that fails is recorded and its figures left out; the others go on.
+    const echo = wanted.tcp ? await attempt(ctx, BASELINE, () => runEcho(ctx, BASELINE, fleet)) : undefined
+    const echoTls = wanted.tls
+      ? await attempt(ctx, TLS_BASELINE, () => runEcho(ctx, TLS_BASELINE, fleet))
+      : undefined
+    // Always: the TCP MQTT 3.1.1 round is the baseline of the other two.
+    const tcp = await attempt(ctx, 'fleetjobs', () => runFleetjobs(ctx, 'fleetjobs', 'tcp', 4, fleet))
+    const tls = wanted.tls
+      ? await attempt(ctx, 'fleetjobs-tls', () => runFleetjobs(ctx, 'fleetjobs-tls', 'tls', 4, fleet))
+      : undefined
+    const mqtt5 = wanted.mqtt5
+      ? await attempt(ctx, 'fleetjobs-mqtt5', () => runFleetjobs(ctx, 'fleetjobs-mqtt5', 'tcp', 5, fleet))
+      : undefined
+
+    if (wanted.tcp && tcp !== undefined && echo !== undefined) {
+      roundFigures(ctx, POINT, tcp, echo, BASELINE)
+    }
+    if (tls !== undefined && tcp !== undefined) roundFigures(ctx, TLS_POINT, tls, tcp, TCP_BASELINE)
+    if (tls !== undefined && echoTls !== undefined) {
+      connectFigures(ctx, TLS_POINT, tls, echoTls, TLS_BASELINE, `.vs-${TLS_BASELINE}`)
+      if (echo !== undefined) {
+        ctx.log(
+          `TLS handshakes on the bare broker: connect ${echoTls.connectMs.toFixed(0)} ms vs ` +
+            `${echo.connectMs.toFixed(0)} ms on TCP (×${(echoTls.connectMs / echo.connectMs).toFixed(2)}); ` +
+            `fleetjobs: ${tls.connectMs.toFixed(0)} ms vs ${tcp?.connectMs.toFixed(0) ?? '-'} ms`,
+        )
+      }
+    }
+    if (mqtt5 !== undefined && tcp !== undefined) roundFigures(ctx, MQTT5_POINT, mqtt5, tcp, TCP_BASELINE)
+  },
+}
+
+/** Runs one round; a failure is recorded (exit code 1) and gives no figures. */
+async function attempt(
+  ctx: ScenarioContext,
+  label: string,
+  run: () => Promise<FleetRun>,
+): Promise<FleetRun | undefined> {
+  try {
+    return await run()
+  } catch (error) {
+    ctx.recordFailure(`${label}: ${error instanceof Error ? error.message : String(error)}`)
+    return undefined
+  }
+}
+
+/**
+ * The bare aedes baseline (`aedes-echo`, or `aedes-echo-tls` behind node:tls), MQTT 3.1.1; its
+ * `notifyAll` stands in for CreateJob. Stopped after the round.
+ */
+async function runEcho(
+  ctx: ScenarioContext,
+  label: typeof BASELINE | typeof TLS_BASELINE,
+  fleet: { devices: number; processes: number },
+): Promise<FleetRun> {
+  const tls = label === TLS_BASELINE
+  const echo = await ctx.session.aedesEcho(tls)
+  try {
+    const url = tls ? echo.info.mqttTlsUrl : echo.info.mqttUrl
+    if (url === undefined) throw new Error(`${label} has no MQTT listener`)
+    const link: Link = {
+      url,
+      protocolVersion: 4,
+      tls: tls ? await echo.call<DeviceTls>('deviceTls', null, CALL_LIMIT_MS) : undefined,
+    }
+    return await runFleet(ctx, label, echo, link, fleet, async () => {
+      const args: NotifyAllArgs = { prefix: PREFIX, count: fleet.devices }
       await echo.call('notifyAll', args, FLOW_LIMIT_MS)
     })
-    await ctx.session.stop('aedes-echo')
+  } finally {
+    await ctx.session.stop(label)
+  }
+}
 
-    const fj = await ctx.session.fleetjobsMqtt()
+/**
+ * One fleetjobs round on a server of its own: the group and its things seeded, with `tls` one
+ * certificate created over the control plane (CreateKeysAndCertificate, ACTIVE) and attached to every
+ * thing; then CreateJob, and DescribeJob checked. Stopped after the round.
+ */
+async function runFleetjobs(
+  ctx: ScenarioContext,
+  label: string,
+  transport: 'tcp' | 'tls',
+  protocolVersion: 4 | 5,
+  fleet: { devices: number; processes: number },
+): Promise<FleetRun> {
+  const fj = await ctx.session.fleetjobsMqtt(label, transport === 'tls')
+  try {
     const group = await sendOnce(fj.info.url, controlPlane.createThingGroup(GROUP), CALL_LIMIT_MS)
     if (group.status !== 200) throw new Error(`CreateThingGroup ${GROUP}: ${group.status} ${group.body}`)
-    const seed: SeedGroupMembersArgs = { groupName: GROUP, prefix: PREFIX, count: devices }
+    const seed: SeedGroupMembersArgs = { groupName: GROUP, prefix: PREFIX, count: fleet.devices }
     await fj.call('seedGroupMembers', seed, CONNECT_LIMIT_MS)
+    let link: Link
+    if (transport === 'tls') {
+      const url = fj.info.mqttTlsUrl
+      const caPath = fj.info.tlsCaPath
+      if (url === undefined || caPath === undefined) throw new Error(`${label} has no MQTT TLS listener`)
+      link = { url, protocolVersion, tls: await deviceCertificate(ctx, label, fj, caPath, fleet.devices) }
+    } else {
+      const url = fj.info.mqttUrl
+      if (url === undefined) throw new Error(`${label} has no MQTT broker`)
+      link = { url, protocolVersion }
+    }
     // A first fetch pays for undici's set-up; keep it out of the timing.
     await sendOnce(fj.info.url, controlPlane.describeJob('bench-warm-up'), CALL_LIMIT_MS)
-    const ours = await runFleet(ctx, 'fleetjobs', fj, devices, processes, async () => {
+    const run = await runFleet(ctx, label, fj, link, fleet, async () => {
       const res = await sendOnce(
         fj.info.url,
         controlPlane.createJob(JOB_ID, [thingGroupArn(GROUP)], DOCUMENT),
         CALL_LIMIT_MS,
       )
       if (res.status !== 200) throw new Error(`CreateJob ${JOB_ID}: ${res.status} ${res.body.slice(0, 300)}`)
-      ctx.log(`fleetjobs: CreateJob answered in ${res.ms.toFixed(0)} ms`)
+      ctx.log(`${label}: CreateJob answered in ${res.ms.toFixed(0)} ms`)
     })
-    await verifySucceeded(ctx, fj.info.url, devices)
-    await ctx.session.stop('fleetjobs-mqtt')
+    await verifySucceeded(ctx, label, fj.info.url, fleet.devices)
+    return run
+  } finally {
+    await ctx.session.stop(label)
+  }
+}
 
-    const rtPerS = (r: FleetRun): number => (ROUND_TRIPS * r.succeeded) / (r.jobMs / 1000)
-    const figure = (name: string, unit: string, better: Figure['better'], value: number, baseline: number) =>
-      ctx.recordFigure({
-        name: `${POINT}.${name}`,
-        value,
-        unit,
-        better,
-        baseline,
-        baselineName: BASELINE,
-        ratio: speedRatio(value, baseline, better),
-      })
-    figure('job-ms', 'ms', 'lower', ours.jobMs, base.jobMs)
-    figure('round-trips-per-s', 'round trips/s', 'higher', rtPerS(ours), rtPerS(base))
-    figure('last-notify-ms', 'ms', 'lower', ours.lastNotifyMs, base.lastNotifyMs)
-    figure('connect-ms', 'ms', 'lower', ours.connectMs, base.connectMs)
-    figure(
-      'rss-per-device',
-      'KiB/device',
-      'lower',
-      ours.rssPerDeviceBytes / 1024,
-      base.rssPerDeviceBytes / 1024,
+/**
+ * One certificate for every device: CreateKeysAndCertificate (setAsActive) over the control plane,
+ * attached to each thing through the AttachThingPrincipal use case in the server process; the CA the
+ * devices trust is the server's local CA.
+ */
+async function deviceCertificate(
+  ctx: ScenarioContext,
+  label: string,
+  fj: ServerProcess,
+  caPath: string,
+  devices: number,
+): Promise<DeviceTls> {
+  const res = await sendOnce(fj.info.url, controlPlane.createKeysAndCertificate(true), CALL_LIMIT_MS)
+  if (res.status !== 200) {
+    throw new Error(`CreateKeysAndCertificate: ${res.status} ${res.body.slice(0, 300)}`)
+  }
+  const created = JSON.parse(res.body) as {
+    certificateArn?: string
+    certificatePem?: string
+    keyPair?: { PrivateKey?: string }
+  }
+  const { certificateArn, certificatePem } = created
+  const keyPem = created.keyPair?.PrivateKey
+  if (certificateArn === undefined || certificatePem === undefined || keyPem === undefined) {
+    throw new Error(
+      `CreateKeysAndCertificate answered without a certificate and key: ${res.body.slice(0, 300)}`,
     )
-  },
+  }
+  const attach: AttachPrincipalArgs = { principal: certificateArn, prefix: PREFIX, count: devices }
+  const ms = await fj.call<number>('attachPrincipal', attach, CONNECT_LIMIT_MS)
+  ctx.log(`${label}: ${certificateArn} attached to ${devices} things in ${ms.toFixed(0)} ms`)
+  return { caPem: readFileSync(caPath, 'utf8'), certPem: certificatePem, keyPem, servername: TLS_SERVERNAME }
+}
+
+const rtPerS = (r: FleetRun): number => (ROUND_TRIPS * r.succeeded) / (r.jobMs / 1000)
+
+function record(
+  ctx: ScenarioContext,
+  name: string,
+  unit: string,
+  better: Figure['better'],
+  value: number,
+  baseline: number,
+  baselineName: string,
+): void {
+  ctx.recordFigure({
+    name,
+    value,
+    unit,
+    better,
+    baseline,
+    baselineName,
+    ratio: speedRatio(value, baseline, better),
+  })
+}
+
+/** The five figures of a round (`<point>.job-ms`, …) against a baseline round. */
+function roundFigures(
+  ctx: ScenarioContext,
+  point: string,
+  ours: FleetRun,
+  base: FleetRun,
+  baselineName: string,
+): void {
+  record(ctx, `${point}.job-ms`, 'ms', 'lower', ours.jobMs, base.jobMs, baselineName)
+  record(
+    ctx,
+    `${point}.round-trips-per-s`,
+    'round trips/s',
+    'higher',
+    rtPerS(ours),
+    rtPerS(base),
+    baselineName,
+  )
+  record(ctx, `${point}.last-notify-ms`, 'ms', 'lower', ours.lastNotifyMs, base.lastNotifyMs, baselineName)
+  connectFigures(ctx, point, ours, base, baselineName, '')
+}
+
+/** `<point>.connect-ms<suffix>` and `<point>.rss-per-device<suffix>` against a baseline round. */
+function connectFigures(
+  ctx: ScenarioContext,
+  point: string,
+  ours: FleetRun,
+  base: FleetRun,
+  baselineName: string,
+  suffix: string,
+): void {
+  record(ctx, `${point}.connect-ms${suffix}`, 'ms', 'lower', ours.connectMs, base.connectMs, baselineName)
+  record(
+    ctx,
+    `${point}.rss-per-device${suffix}`,
+    'KiB/device',
+    'lower',
+    ours.rssPerDeviceBytes / 1024,
+    base.rssPerDeviceBytes / 1024,
+    baselineName,
+  )
 }
 
 /**
@@ -130,12 +323,12 @@ async function runFleet(
   ctx: ScenarioContext,
   label: string,
   server: ServerProcess,
-  devices: number,
-  processes: number,
+  link: Link,
+  { devices, processes }: { devices: number; processes: number },
   trigger: () => Promise<void>,
 ): Promise<FleetRun> {
-  const url = server.info.mqttUrl
-  if (url === undefined) throw new Error(`${label} has no MQTT broker`)
+  // Other processes on the machine take cores from both ends: say how busy it was.
+  ctx.log(`${label}: machine load average ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores`)
   const loads = await Promise.all(
     Array.from({ length: processes }, (_, i) =>
       ServerProcess.start(`mqtt-devices-${i + 1}`, 'mqtt-devices', null),
@@ -149,7 +342,9 @@ async function runFleet(
     const connected = await Promise.all(
       loads.map((load, i) => {
         const args: ConnectArgs = {
-          url,
+          url: link.url,
+          protocolVersion: link.protocolVersion,
+          tls: link.tls,
           prefix: PREFIX,
           from: slices[i]!.from,
           count: slices[i]!.count,
@@ -170,9 +365,13 @@ async function runFleet(
     const connectCpu = await cpu.lap()
     const rssAfter = await server.call<number>('rss', null, CALL_LIMIT_MS)
     const loadRss = sum(connected.map((c) => c.rss))
+    const resumed = sum(connected.map((c) => c.tlsResumed))
+    const how =
+      `MQTT ${link.protocolVersion === 5 ? '5' : '3.1.1'}` +
+      (link.tls === undefined ? ' over TCP' : ` over TLS, ${resumed} session(s) resumed`)
     ctx.log(
       `${label}: ${devices} devices connected in ${connectMs.toFixed(0)} ms ` +
-        `(${(devices / (connectMs / 1000)).toFixed(0)}/s, ${processes} load process(es), ` +
+        `(${how}; ${(devices / (connectMs / 1000)).toFixed(0)}/s, ${processes} load process(es), ` +
         `${(loadRss / 2 ** 20).toFixed(0)} MiB RSS there); server RSS ` +
         `${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssAfter / 2 ** 20).toFixed(0)} MiB; ${connectCpu}`,
     )
@@ -253,19 +452,26 @@ class CpuMeter {
 }
 
 /** DescribeJob: jobProcessDetails.numberOfSucceededThings must be the device count. */
-async function verifySucceeded(ctx: ScenarioContext, url: string, devices: number): Promise<void> {
+async function verifySucceeded(
+  ctx: ScenarioContext,
+  label: string,
+  url: string,
+  devices: number,
+): Promise<void> {
   const res = await sendOnce(url, controlPlane.describeJob(JOB_ID), CALL_LIMIT_MS)
   if (res.status !== 200) {
-    ctx.recordFailure(`DescribeJob ${JOB_ID}: ${res.status} ${res.body.slice(0, 300)}`)
+    ctx.recordFailure(`${label}: DescribeJob ${JOB_ID}: ${res.status} ${res.body.slice(0, 300)}`)
     return
   }
   const job = (
     JSON.parse(res.body) as { job?: { status?: string; jobProcessDetails?: Record<string, number> } }
   ).job
   const succeeded = job?.jobProcessDetails?.['numberOfSucceededThings']
-  ctx.log(`fleetjobs: DescribeJob ${JOB_ID}: status ${job?.status}, numberOfSucceededThings ${succeeded}`)
+  ctx.log(`${label}: DescribeJob ${JOB_ID}: status ${job?.status}, numberOfSucceededThings ${succeeded}`)
   if (succeeded !== devices) {
-    ctx.recordFailure(`DescribeJob ${JOB_ID}: numberOfSucceededThings ${succeeded}, expected ${devices}`)
+    ctx.recordFailure(
+      `${label}: DescribeJob ${JOB_ID}: numberOfSucceededThings ${succeeded}, expected ${devices}`,
+    )
   }
 }
 

@@ -5,14 +5,31 @@
  * the request's QoS — no parsing, no store, no per-thing ordering. `notifyAll` plays CreateJob: one
  * `notify-next` with a canned execution to every device, 50 publishes in flight at a time (fleetjobs'
  * notification dispatcher publishes one at a time).
+ *
+ * With `tls` (`aedes-echo-tls`) the broker listens on a node:tls server instead, asking every client
+ * for a certificate and accepting any (`requestCert: true, rejectUnauthorized: false`: no registry,
+ * no identity check), with a server certificate made as fleetjobs' local CA makes its own (RSA-2048,
+ * for localhost and the loopback addresses, sent with its CA) — the same handshakes as fleetjobs' TLS
+ * listener. `deviceTls` gives the devices that CA and one client certificate from it.
  */
 import { Aedes } from 'aedes'
 import type { AedesPublishPacket } from 'aedes'
 import { createServer } from 'node:net'
-import type { AddressInfo } from 'node:net'
-import type { NotifyAllArgs } from '../lib/mqtt-devices.js'
+import type { AddressInfo, Server } from 'node:net'
+import { createServer as createTlsServer } from 'node:tls'
+import { LOOPBACK_NAMES } from '../../src/pki/local-ca.js'
+import { createAuthority, exportKeys, generateKeys, issueLeaf, toPem } from '../../src/pki/x509.js'
+import type { DeviceTls, NotifyAllArgs } from '../lib/mqtt-devices.js'
 import { MQTT_JOB_ID, deviceName } from '../lib/mqtt-devices.js'
-import { cpuMs, residentBytes, serveChild } from './child-ipc.js'
+import { childConfig, cpuMs, residentBytes, serveChild } from './child-ipc.js'
+
+export interface AedesEchoConfig {
+  /** Listen on TLS (client certificates requested, any accepted) instead of plain TCP. */
+  readonly tls?: boolean
+}
+
+/** The certificates' validity: the run's, give or take a day. */
+const DAY_MS = 86_400_000
 
 const T = 1767225600
 /** notify-next publishes in flight at a time (aedes' emitter runs 100 messages at once). */
@@ -49,11 +66,25 @@ const CANNED = {
 }
 
 await serveChild(async () => {
+  const config = childConfig<AedesEchoConfig | null>()
   const aedes = await Aedes.createBroker({ drainTimeout: 30_000 })
-  const tcp = createServer((socket) => aedes.handle(socket))
+  const material = config?.tls === true ? await tlsMaterial() : undefined
+  // A TLS server's connection listener runs after the handshake ('secureConnection').
+  const listener: Server =
+    material === undefined
+      ? createServer((socket) => aedes.handle(socket))
+      : createTlsServer(
+          {
+            cert: material.serverChainPem,
+            key: material.serverKeyPem,
+            requestCert: true,
+            rejectUnauthorized: false,
+          },
+          (socket) => aedes.handle(socket),
+        )
   await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject)
-    tcp.listen(0, '127.0.0.1', () => resolve())
+    listener.once('error', reject)
+    listener.listen(0, '127.0.0.1', () => resolve())
   })
   await new Promise<void>((resolve) => {
     aedes.subscribe(
@@ -85,20 +116,67 @@ await serveChild(async () => {
       () => resolve(),
     )
   })
-  const { port } = tcp.address() as AddressInfo
+  const { port } = listener.address() as AddressInfo
   return {
-    info: { url: '', dataPlaneUrl: '', mqttUrl: `mqtt://127.0.0.1:${port}` },
+    info: {
+      url: '',
+      dataPlaneUrl: '',
+      ...(material === undefined
+        ? { mqttUrl: `mqtt://127.0.0.1:${port}` }
+        : { mqttTlsUrl: `mqtts://127.0.0.1:${port}` }),
+    },
     handlers: {
       rss: residentBytes,
       cpuMs,
       notifyAll: (args) => notifyAll(aedes, args as NotifyAllArgs),
+      deviceTls: () => {
+        if (material === undefined) throw new Error('this aedes-echo listens on plain TCP')
+        return material.device
+      },
     },
     close: async () => {
       await new Promise<void>((resolve) => aedes.close(() => resolve()))
-      await new Promise<void>((resolve) => tcp.close(() => resolve()))
+      await new Promise<void>((resolve) => listener.close(() => resolve()))
     },
   }
 })
+
+/**
+ * A CA, the listener's certificate (with the CA after it, as fleetjobs sends its chain) and one device
+ * certificate, all RSA-2048 as src/pki/local-ca.ts issues them.
+ */
+async function tlsMaterial(): Promise<{
+  serverChainPem: string
+  serverKeyPem: string
+  device: DeviceTls
+}> {
+  const now = Date.now()
+  const notBefore = new Date(now - DAY_MS)
+  const notAfter = new Date(now + DAY_MS)
+  const caKeys = await generateKeys()
+  const ca = await createAuthority('CN=aedes-echo bench CA', caKeys, notBefore, notAfter)
+  const signer = { cert: ca, key: caKeys.privateKey }
+  const leaf = async (usage: 'server' | 'client'): Promise<{ certPem: string; keyPem: string }> => {
+    const keys = await generateKeys()
+    const cert = await issueLeaf(signer, {
+      subject: usage === 'server' ? 'CN=fleetjobs' : 'CN=AWS IoT Certificate',
+      publicKey: keys.publicKey,
+      notBefore,
+      notAfter,
+      usage,
+      ...(usage === 'server' ? { names: [...LOOPBACK_NAMES] } : {}),
+    })
+    return { certPem: toPem(cert), keyPem: (await exportKeys(keys)).privateKeyPem }
+  }
+  const server = await leaf('server')
+  const client = await leaf('client')
+  const caPem = toPem(ca)
+  return {
+    serverChainPem: server.certPem + caPem,
+    serverKeyPem: server.keyPem,
+    device: { caPem, certPem: client.certPem, keyPem: client.keyPem, servername: 'localhost' },
+  }
+}
 
 /**
  * Publishes every device's `notify-next` (QoS 1), NOTIFY_WINDOW at a time; resolves (milliseconds)

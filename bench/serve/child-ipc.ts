@@ -11,6 +11,10 @@ export interface ServerInfo {
   readonly dataPlaneUrl: string
   /** The MQTT broker's URL, `mqtt://127.0.0.1:<port>`, for servers that have one. */
   readonly mqttUrl?: string
+  /** MQTT over TLS with client certificates, `mqtts://127.0.0.1:<port>`, for servers that have it. */
+  readonly mqttTlsUrl?: string
+  /** The CA (PEM file) a TLS listener's certificate chains to, when the bench should read it there. */
+  readonly tlsCaPath?: string
 }
 
 export type ChildMessage =
@@ -44,13 +48,20 @@ export async function serveChild(start: () => Promise<ChildServer>): Promise<voi
     if (process.send === undefined) throw new Error('bench servers run as forked children (IPC)')
     process.send(message, undefined, {}, () => then?.())
   }
-  const server = await start()
+  let server: ChildServer | undefined = undefined
   let closing: Promise<void> | undefined
-  const close = (): Promise<void> => (closing ??= server.close())
+  const close = (): Promise<void> => (closing ??= server?.close() ?? Promise.resolve())
+  // The bench process went away without closing us: stop anyway (during the start too: a child whose
+  // parent died while it started would otherwise never hear of it, and live on).
   process.on('disconnect', () => {
-    // The bench process went away without closing us: stop anyway.
     void close().finally(() => process.exit(0))
   })
+  const running = await start()
+  server = running
+  if (!process.connected) {
+    await close()
+    process.exit(0)
+  }
   process.on('message', (message: ParentMessage) => {
     if (message.type !== 'call') return
     if (message.method === 'close') {
@@ -61,7 +72,7 @@ export async function serveChild(start: () => Promise<ChildServer>): Promise<voi
       )
       return
     }
-    const handler = server.handlers[message.method]
+    const handler = running.handlers[message.method]
     Promise.resolve()
       .then(() => {
         if (handler === undefined) throw new Error(`no method ${message.method}`)
@@ -78,7 +89,7 @@ export async function serveChild(start: () => Promise<ChildServer>): Promise<voi
           }),
       )
   })
-  send({ type: 'ready', info: server.info })
+  send({ type: 'ready', info: running.info })
 }
 
 /**

@@ -1,7 +1,9 @@
 /**
  * The server under test: the real fleetjobs server on free ports with a temporary data directory;
  * with `mqtt`, also its embedded MQTT broker on a free port of 127.0.0.1 (device authentication is
- * off on loopback); with `database`, on that PostgreSQL schema instead of the SQLite file (several of
+ * off on loopback); with `mqttTls` as well, the broker's MQTT-over-TLS listener (client certificates,
+ * checked against the registry whatever the host: docs/tls.md) with the local CA's server
+ * certificate; with `database`, on that PostgreSQL schema instead of the SQLite file (several of
  * these processes may share one schema: nodes).
  */
 import Database from 'better-sqlite3'
@@ -10,7 +12,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { pino } from 'pino'
+import { attachThingPrincipal } from '../../src/app/certificates.js'
 import { startServer } from '../../src/server.js'
+import type { AppContext } from '../../src/app/context.js'
+import { deviceName } from '../lib/mqtt-devices.js'
 import { pgConfig } from '../lib/pg.js'
 import { childConfig, cpuMs, residentBytes, serveChild } from './child-ipc.js'
 
@@ -20,6 +25,8 @@ export interface FleetjobsConfig {
   readonly maxTargetsPerJob: number
   /** Start the embedded broker (`mqtt: { port: 0 }`). */
   readonly mqtt?: boolean
+  /** With `mqtt`: its MQTT-over-TLS listener too (`tls: { mqttPort: 0 }`). */
+  readonly mqttTls?: boolean
   /** `ServerConfig.database`: store everything in this PostgreSQL schema. */
   readonly database?: { readonly url: string; readonly schema: string; readonly poolSize?: number }
 }
@@ -46,11 +53,18 @@ await serveChild(async () => {
     logger: pino({ level: 'error' }, pino.destination(2)),
     settings: { maxTargetsPerJob: config.maxTargetsPerJob },
     ...(config.mqtt === true ? { mqtt: { port: 0 } } : {}),
+    ...(config.mqtt === true && config.mqttTls === true ? { tls: { mqttPort: 0 } } : {}),
     ...(config.database === undefined ? {} : { database: config.database }),
   })
   if (config.mqtt === true && server.mqttAuth === true) {
     await server.close()
     throw new Error('the embedded broker requires device authentication; the bench connects without')
+  }
+  if (config.mqttTls === true && (server.mqttTlsUrl === undefined || server.tlsCaPath === undefined)) {
+    await server.close()
+    throw new Error(
+      'fleetjobs started without an MQTT-over-TLS listener on the local CA (mqttTlsUrl, tlsCaPath)',
+    )
   }
   const seeder =
     config.database === undefined
@@ -61,12 +75,15 @@ await serveChild(async () => {
       url: server.url,
       dataPlaneUrl: server.dataPlaneUrl,
       ...(server.mqttUrl === undefined ? {} : { mqttUrl: server.mqttUrl }),
+      ...(server.mqttTlsUrl === undefined ? {} : { mqttTlsUrl: server.mqttTlsUrl }),
+      ...(server.tlsCaPath === undefined ? {} : { tlsCaPath: server.tlsCaPath }),
     },
     handlers: {
       rss: residentBytes,
       cpuMs,
       seedGroupMembers: (args) => seeder.seedGroupMembers(args as SeedGroupMembersArgs),
       bulkInsertExecutions: (args) => seeder.bulkInsertExecutions(args as BulkInsertArgs),
+      attachPrincipal: (args) => attachPrincipal(server.context, args as AttachPrincipalArgs),
     },
     close: async () => {
       await seeder.close()
@@ -136,6 +153,36 @@ function seedGroupMembers(db: Database.Database, args: SeedGroupMembersArgs): nu
        INSERT OR IGNORE INTO thing_group_members (group_name, thing_name) SELECT @group, ${name} FROM n`,
     ).run({ count: args.count, prefix: args.prefix, group: args.groupName })
   })()
+  return performance.now() - started
+}
+
+export interface AttachPrincipalArgs {
+  /** A registered certificate's ARN. */
+  readonly principal: string
+  /** Things `${prefix}-000000` … (seeded) it is attached to. */
+  readonly prefix: string
+  readonly count: number
+}
+
+/** AttachThingPrincipal calls in flight at a time (the store's group commit batches them). */
+const ATTACH_CONCURRENCY = 64
+
+/**
+ * Attaches one certificate to `count` things through the use case AttachThingPrincipal runs (10,000
+ * HTTP requests would measure nothing the bench reports). Milliseconds.
+ */
+async function attachPrincipal(ctx: AppContext, args: AttachPrincipalArgs): Promise<number> {
+  const started = performance.now()
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < args.count) {
+      await attachThingPrincipal(ctx, {
+        thingName: deviceName(args.prefix, next++),
+        principal: args.principal,
+      })
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(ATTACH_CONCURRENCY, args.count) }, worker))
   return performance.now() - started
 }
 
