@@ -29,6 +29,12 @@ export interface BrokerLimits {
    * CONNECT is refused (CONNACK 3, server unavailable).
    */
   readonly maxPendingConnects: number
+  /**
+   * The longest an MQTT 5 session may outlive its connection, in seconds: a larger Session Expiry
+   * Interval is lowered to it (and the CONNACK says so). MQTT 3.1.1 persistent sessions (`clean: false`)
+   * have no expiry in the protocol and are kept until a Clean Session connection takes the client id.
+   */
+  readonly maxSessionExpirySeconds: number
 }
 
 export const DEFAULT_BROKER_LIMITS: BrokerLimits = {
@@ -44,6 +50,8 @@ export const DEFAULT_BROKER_LIMITS: BrokerLimits = {
   // is paced to this, and the CONNECTs beyond it wait (up to a second's worth) or retry.
   connectsPerSecond: 500,
   maxPendingConnects: 500,
+  // AWS IoT Core's default persistent session expiry period (1 hour; adjustable there up to 7 days).
+  maxSessionExpirySeconds: 3600,
 }
 
 /** Fills in the defaults; rejects values that would disable a bound by accident. */
@@ -60,6 +68,9 @@ export function brokerLimits(overrides: Partial<BrokerLimits> = {}): BrokerLimit
   // [MQTT-2.2.3] the Remaining Length field holds at most 268,435,455
   if (limits.maxPacketBytes > 268_435_460)
     throw new RangeError('maxPacketBytes is beyond what MQTT can carry')
+  // [MQTT-3.1.2.11.2] 0xFFFFFFFF means "never expires", not a duration
+  if (limits.maxSessionExpirySeconds >= 0xffffffff)
+    throw new RangeError('maxSessionExpirySeconds must be below 4294967295 (which means "never")')
   return limits
 }
 

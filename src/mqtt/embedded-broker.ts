@@ -3,39 +3,33 @@
  * so `fleetjobs serve` gives devices everything with nothing else installed.
  */
 import { Aedes } from 'aedes'
-import type { AedesPublishPacket, AuthenticateError, Client } from 'aedes'
+import type { AedesPublishPacket, Client } from 'aedes'
 import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import type { Server } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, createWebSocketStream } from 'ws'
+import { hardenBroker, hardenClient } from './aedes-hardening.js'
 import { BrokerEmitter } from './broker-emitter.js'
+import type { BrokerAuth } from './broker-guard.js'
+import { guard } from './broker-guard.js'
 import type { BrokerLimits } from './broker-limits.js'
 import { ConnectRateLimiter, PacketSizeGuard, brokerLimits } from './broker-limits.js'
-import type { DeviceAuth, MqttIdentity } from './device-auth.js'
-import { mayPublish, mayReceive, maySubscribe, mayUseClientId } from './device-auth.js'
 import { SessionStore } from './session-store.js'
 import { REQUEST_FILTER } from './topics.js'
 import { ServiceError } from '../domain/errors.js'
-import type { MessageHandler, MessageOrigin, MqttTransport } from './transport.js'
+import type { MessageHandler, MessageOrigin, MessageProperties, MqttTransport } from './transport.js'
+
+export type { BrokerAuth } from './broker-guard.js'
 
 /** The path of the HTTP port that carries MQTT over WebSocket. */
 export const MQTT_WEBSOCKET_PATH = '/mqtt'
 
-/** Device authentication on the embedded broker; without it any client may use any topic. */
-export interface BrokerAuth {
-  readonly auth: DeviceAuth
-  /** A device's thing must be registered (and still be) when it connects. */
-  readonly thingExists: (thingName: string) => Promise<boolean>
-}
-
-/** CONNACK return codes of MQTT 3.1.1. [MQTT-3.2.2.3] */
-const SERVER_UNAVAILABLE = 3
-const BAD_CREDENTIALS = 4
-const NOT_AUTHORIZED = 5
-
-/** aedes' own topics ($SYS/<broker id>/…); no client may publish there (aedes' default rule). */
-const SYS_PREFIX = '$SYS/'
+/**
+ * Topic aliases an MQTT 5 client may set up towards the broker: AWS IoT Core's Topic Alias Maximum.
+ * Each is one topic string per connection.
+ */
+const TOPIC_ALIAS_MAXIMUM = 8
 
 /** What the embedded broker holds now (tests, diagnostics). */
 export interface BrokerStats {
@@ -44,6 +38,8 @@ export interface BrokerStats {
   readonly pendingConnects: number
   /** Messages queued for a persistent session. */
   readonly queuedFor: (clientId: string) => number
+  /** Inbound QoS 2 messages of a session awaiting their PUBREL. */
+  readonly awaitingPubrelFor: (clientId: string) => number
 }
 
 /** Verifies a SigV4-presigned upgrade request (http/sigv4.ts); throws a ServiceError when it is not. */
@@ -73,7 +69,7 @@ export class EmbeddedBroker implements MqttTransport {
     // A WebSocket message is buffered whole before MQTT sees it: bound it as an MQTT packet is bounded.
     this.ws = new WebSocketServer({ noServer: true, maxPayload: limits.maxPacketBytes })
     this.ws.on('connection', (socket) => {
-      aedes.handle(limitPacketSize(createWebSocketStream(socket), limits.maxPacketBytes))
+      accept(aedes, limitPacketSize(createWebSocketStream(socket), limits.maxPacketBytes))
     })
   }
 
@@ -90,11 +86,22 @@ export class EmbeddedBroker implements MqttTransport {
     const bounds = brokerLimits(limits)
     const sessions = new SessionStore(bounds.maxQueuedMessagesPerSession)
     const emitter = new BrokerEmitter()
-    const aedes = await Aedes.createBroker({ drainTimeout: 30_000, mq: emitter, persistence: sessions })
+    const aedes = await Aedes.createBroker({
+      drainTimeout: 30_000,
+      mq: emitter,
+      persistence: sessions,
+      // MQTT 5: advertised in the CONNACK. The packet size is enforced before aedes reads a packet
+      // (limitPacketSize); receiveMaximum is advisory (a flood is held back per thing, service.ts).
+      maximumPacketSize: bounds.maxPacketBytes,
+      receiveMaximum: bounds.maxQueuedRequestsPerThing,
+      sessionExpiryIntervalLimit: bounds.maxSessionExpirySeconds,
+      topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
+    })
+    hardenBroker(aedes)
     const connects = new ConnectRateLimiter(bounds.connectsPerSecond, bounds.maxPendingConnects)
     const clients = trackClients(aedes)
     guard(aedes, bounds, connects, sessions, auth)
-    const tcp = createServer((socket) => aedes.handle(limitPacketSize(socket, bounds.maxPacketBytes)))
+    const tcp = createServer((socket) => accept(aedes, limitPacketSize(socket, bounds.maxPacketBytes)))
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject)
       tcp.listen(port, host, () => resolve())
@@ -109,9 +116,10 @@ export class EmbeddedBroker implements MqttTransport {
           const packet = message as unknown as AedesPublishPacket
           const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
           const origin = clients.originOf(packet)
+          const properties = (packet as { properties?: MessageProperties }).properties
           const held: Promise<void>[] = []
           for (const handler of broker.handlers) {
-            const result = handler(packet.topic, payload, packet.qos, origin)
+            const result = handler(packet.topic, payload, packet.qos, origin, properties)
             if (result !== undefined) held.push(result)
           }
           // The publisher's next packets wait for what a handler holds back (a throttled request's reply).
@@ -167,13 +175,18 @@ export class EmbeddedBroker implements MqttTransport {
       connectedClients: this.aedes.connectedClients,
       pendingConnects: this.connects.pending,
       queuedFor: (clientId) => this.sessions.queued(clientId),
+      awaitingPubrelFor: (clientId) => this.sessions.incomingFor(clientId),
     }
   }
 
-  publish(topic: string, payload: string, qos: 0 | 1): Promise<void> {
+  publish(topic: string, payload: string, qos: 0 | 1, properties?: MessageProperties): Promise<void> {
+    const v5 =
+      properties?.correlationData === undefined
+        ? {}
+        : { properties: { correlationData: properties.correlationData } }
     return new Promise((resolve, reject) => {
       this.aedes.publish(
-        { cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false },
+        { cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false, ...v5 },
         (error?: Error | null) => (error ? reject(error) : resolve()),
       )
     })
@@ -208,6 +221,13 @@ function trackClients(aedes: Aedes): { originOf(packet: AedesPublishPacket): Mes
   }
 }
 
+/** Hands a connection to aedes, with the guards aedes 2.0.0-beta.1 needs (aedes-hardening.ts). */
+function accept(aedes: Aedes, stream: Duplex): Client {
+  const client = aedes.handle(stream)
+  hardenClient(client)
+  return client
+}
+
 /**
  * Reads the client's bytes through a PacketSizeGuard: a packet whose header announces more than
  * `maxPacketBytes` closes the connection before its body is read (aedes' parser would buffer all of it).
@@ -225,103 +245,4 @@ function limitPacketSize<T extends Duplex>(stream: T, maxPacketBytes: number): T
     return chunk
   }
   return stream
-}
-
-/** An error aedes turns into the CONNACK return code it carries. */
-function refusal(message: string, returnCode: number): AuthenticateError {
-  // AuthErrorCode is a const enum (not importable under isolatedModules); its values are MQTT's.
-  return Object.assign<Error, { returnCode: AuthenticateError['returnCode'] }>(new Error(message), {
-    returnCode: returnCode,
-  })
-}
-
-/**
- * Installs the connect rate, device authentication and topic authorisation (docs/mqtt.md), and the
- * bound on what a client has not read yet.
- */
-function guard(
-  aedes: Aedes,
-  limits: BrokerLimits,
-  connects: ConnectRateLimiter,
-  sessions: SessionStore,
-  device?: BrokerAuth,
-): void {
-  const identities = new WeakMap<Client, MqttIdentity>()
-  aedes.authenticate = (client, username, password, callback) => {
-    connects.admit((admitted) => {
-      if (!admitted)
-        return callback(refusal('too many connections at once; try again', SERVER_UNAVAILABLE), false)
-      if (device === undefined) return callback(null, true)
-      authenticate(device, identities, sessions, client, username, password, callback)
-    })
-  }
-  aedes.authorizePublish = (client, packet, callback) => {
-    // client is null for the server's own publishes (replies, notifications).
-    if (client === null) return callback(null)
-    if (packet.topic.startsWith(SYS_PREFIX)) return callback(new Error(`${SYS_PREFIX} topics are reserved`))
-    if (device === undefined) return callback(null)
-    const identity = identities.get(client)
-    if (identity === undefined || !mayPublish(identity, packet.topic)) {
-      return callback(new Error(`publishing to ${packet.topic} is not allowed`))
-    }
-    callback(null)
-  }
-  if (device !== undefined) {
-    aedes.authorizeSubscribe = (client, sub, callback) => {
-      const identity = identities.get(client)
-      // A refused filter is a failure (0x80) in the SUBACK; the connection stays.
-      callback(null, identity !== undefined && maySubscribe(identity, sub.topic) ? sub : null)
-    }
-  }
-  // Every message on its way to a client, its offline queue included, passes here.
-  aedes.authorizeForward = (client, packet) => {
-    if (client.conn.writableLength > limits.maxOutboundBufferBytes) {
-      // A reader this far behind is stalled or too slow: it goes, rather than its backlog growing.
-      client.conn.destroy(new Error(`more than ${limits.maxOutboundBufferBytes} bytes unread`))
-      return null
-    }
-    if (device === undefined) return packet
-    const identity = identities.get(client)
-    return identity !== undefined && mayReceive(identity, packet.topic) ? packet : null
-  }
-}
-
-/** Who the CONNECT proves, if anyone; a device only with its thing name as client id. */
-function authenticate(
-  { auth, thingExists }: BrokerAuth,
-  identities: WeakMap<Client, MqttIdentity>,
-  sessions: SessionStore,
-  client: Client,
-  username: string | undefined,
-  password: Buffer | undefined,
-  callback: (error: AuthenticateError | null, success: boolean | null) => void,
-): void {
-  const identity = auth.verify(username, password)
-  if (identity === undefined) return callback(refusal('bad username or password', BAD_CREDENTIALS), false)
-  if (!mayUseClientId(identity, client.id)) {
-    return callback(
-      refusal(`client id ${client.id} is not the thing name ${username ?? ''}`, NOT_AUTHORIZED),
-      false,
-    )
-  }
-  if (identity.kind === 'operator') {
-    identities.set(client, identity)
-    return callback(null, true)
-  }
-  const accept = (): void => {
-    identities.set(client, identity)
-    callback(null, true)
-  }
-  thingExists(identity.thingName).then(
-    (exists) => {
-      if (!exists)
-        return callback(refusal(`thing ${identity.thingName} is not registered`, NOT_AUTHORIZED), false)
-      if (client.clean) return accept()
-      // A persistent session kept under this client id keeps only what this device may subscribe to.
-      sessions
-        .dropSubscriptions(client.id, (filter) => maySubscribe(identity, filter))
-        .then(accept, () => callback(refusal('cannot check the session now', SERVER_UNAVAILABLE), false))
-    },
-    () => callback(refusal('cannot check the thing now', NOT_AUTHORIZED), false),
-  )
 }

@@ -10,7 +10,7 @@
 import mqtt from 'mqtt'
 import type { MqttClient } from 'mqtt'
 import { REQUEST_FILTER } from './topics.js'
-import type { MessageHandler, MqttTransport } from './transport.js'
+import type { MessageHandler, MessageProperties, MqttTransport } from './transport.js'
 
 export interface ExternalBrokerOptions {
   /** `mqtt://user:pass@host:port` (or mqtts://, ws://, wss://). */
@@ -45,7 +45,8 @@ export class ExternalBroker implements MqttTransport {
     client.on('message', (topic, payload, packet) => {
       if (!this.serving) return
       // mqtt.js has no way to hold back one publisher; the handler's promise only says when it is done.
-      for (const handler of this.handlers) void handler(topic, payload, packet.qos)
+      for (const handler of this.handlers)
+        void handler(topic, payload, packet.qos, undefined, packet.properties)
     })
   }
 
@@ -95,11 +96,20 @@ export class ExternalBroker implements MqttTransport {
     this.handlers.push(handler)
   }
 
-  /** Rejects while the broker is unreachable: the outbox keeps the notification and retries. */
-  async publish(topic: string, payload: string, qos: 0 | 1): Promise<void> {
+  /**
+   * Rejects while the broker is unreachable: the outbox keeps the notification and retries. The
+   * properties go out only on an MQTT 5 connection (mqtt.js leaves them out on 3.1.1).
+   */
+  async publish(topic: string, payload: string, qos: 0 | 1, properties?: MessageProperties): Promise<void> {
     if (!this.client.connected) throw new Error('the MQTT broker is not connected')
     await withTimeout(
-      this.client.publishAsync(topic, payload, { qos, retain: false }),
+      this.client.publishAsync(topic, payload, {
+        qos,
+        retain: false,
+        ...(properties?.correlationData === undefined
+          ? {}
+          : { properties: { correlationData: properties.correlationData } }),
+      }),
       PUBLISH_TIMEOUT_MS,
       `the MQTT broker did not acknowledge a publish to ${topic}`,
     )

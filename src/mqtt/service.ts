@@ -7,6 +7,9 @@
  * [spec: jobs-device-api#6], its publisher held back until that answer is out; a request whose client
  * has disconnected by the time its turn comes is dropped unanswered (nobody is left to hear the answer,
  * and a device that comes back asks again).
+ *
+ * MQTT 5: the reply to a request that carries Correlation Data carries the same Correlation Data, on the
+ * usual `…/accepted` or `…/rejected` topic; a request's Response Topic is not used (docs/mqtt.md#mqtt-5).
  */
 import type { AppContext } from '../app/context.js'
 import type { LoadedModels } from '../aws-model/model.js'
@@ -17,7 +20,7 @@ import { DeviceApi } from './device-api.js'
 import type { Reply } from './device-api.js'
 import type { TopicOptions } from './topics.js'
 import { parseTopic } from './topics.js'
-import type { MessageOrigin, MqttTransport } from './transport.js'
+import type { MessageOrigin, MessageProperties, MqttTransport } from './transport.js'
 
 /**
  * Requests running against the store at once, all things together. The others wait their turn here,
@@ -52,7 +55,9 @@ export class DeviceMqttService {
   ) {
     const throttle = rateLimit === undefined ? undefined : new Throttle(rateLimit, () => ctx.clock.nowMs())
     this.api = new DeviceApi(ctx, models, onError, throttle)
-    transport.onMessage((topic, payload, qos, origin) => this.receive(topic, payload, qos, origin))
+    transport.onMessage((topic, payload, qos, origin, properties) =>
+      this.receive(topic, payload, qos, origin, replyProperties(properties)),
+    )
   }
 
   /** Requests waiting or running, over all things (tests, diagnostics). */
@@ -67,6 +72,8 @@ export class DeviceMqttService {
     payload: Buffer,
     qos: 0 | 1 | 2,
     origin: MessageOrigin | undefined,
+    /** The MQTT 5 properties the reply carries. */
+    replyWith: MessageProperties | undefined,
   ): Promise<void> | undefined {
     const parsed = parseTopic(topic, this.options)
     if (parsed.kind === 'ignored') return undefined
@@ -79,7 +86,7 @@ export class DeviceMqttService {
         parsed.kind === 'invalid'
           ? this.api.invalidTopic(topic, payload)
           : this.api.throttled(parsed, payload)
-      const sent = this.reply(reply, replyQos)
+      const sent = this.reply(reply, replyQos, replyWith)
       this.throttledReplies.add(sent)
       void sent.finally(() => this.throttledReplies.delete(sent))
       return sent
@@ -100,7 +107,7 @@ export class DeviceMqttService {
           this.running.release()
         }
       }
-      await this.reply(reply, replyQos)
+      await this.reply(reply, replyQos, replyWith)
     }
     const sender = { origin }
     queue.senders.add(sender)
@@ -117,14 +124,27 @@ export class DeviceMqttService {
   }
 
   /** Publishes a reply; never rejects (a failure is reported). */
-  private reply(reply: Reply, qos: 0 | 1): Promise<void> {
-    return this.transport.publish(reply.topic, JSON.stringify(reply.payload), qos).catch(this.onError)
+  private reply(reply: Reply, qos: 0 | 1, properties: MessageProperties | undefined): Promise<void> {
+    return this.transport
+      .publish(reply.topic, JSON.stringify(reply.payload), qos, properties)
+      .catch(this.onError)
   }
 
   /** Waits for the requests under way. */
   async drain(): Promise<void> {
     await Promise.all([...[...this.queues.values()].map((q) => q.tail), ...this.throttledReplies])
   }
+}
+
+/**
+ * The MQTT 5 properties of the reply to a request with `request` properties: its Correlation Data, as
+ * the MQTT 5 request/response pattern asks of a responder [MQTT-4.10]. The Response Topic is not
+ * followed: AWS IoT Jobs answers on `…/accepted` and `…/rejected` only, and publishing where a request
+ * says would let a device have the server publish on topics the device may not use itself.
+ */
+function replyProperties(request: MessageProperties | undefined): MessageProperties | undefined {
+  const correlationData = request?.correlationData
+  return correlationData === undefined ? undefined : { correlationData }
 }
 
 /** Requests in a queue whose client is still there (those of a client that left will be skipped). */

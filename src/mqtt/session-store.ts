@@ -1,11 +1,18 @@
 /**
  * The embedded broker's session state (aedes' `persistence` option): aedes' in-memory persistence, with
- * each session's queue of outgoing QoS 1 messages bounded. Without the bound, a persistent session
- * (`clean: false`) whose device never comes back gathers every notification published to it, forever.
+ * what a client can make it hold bounded.
  *
- * The queue keeps the newest `maxQueued` messages and drops the oldest: a device that returns wants the
- * current state (the last notify-next), not the history. A message dropped after it was sent and before
- * it was acknowledged is not sent again on reconnect.
+ * - **Outgoing QoS 1 messages**, per session. Without a bound, a persistent session (`clean: false`)
+ *   whose device never comes back gathers every notification published to it, forever. The queue keeps
+ *   the newest `maxQueued` messages and drops the oldest: a device that returns wants the current state
+ *   (the last notify-next), not the history. A message dropped after it was sent and before it was
+ *   acknowledged is not sent again on reconnect.
+ * - **Incoming QoS 2 messages** awaiting their PUBREL, kept here rather than by aedes-persistence: what
+ *   aedes 1.2.0 fixed and aedes 2.0.0-beta.1 (which predates it) lacks (aedes-hardening.ts). At most
+ *   MAX_INBOUND_QOS2 per client (a client that keeps sending new message ids and withholds PUBREL is
+ *   disconnected, as 1.2.0's `maxInflightInbound` does); a PUBREL for a message already released
+ *   resolves (the beta's PUBREL handler lets that rejection escape, which ends the process); and the
+ *   state of a session that ends (`cleanIncoming`, called by the broker) is dropped [MQTT-3.1.2-6].
  */
 import memory from 'aedes-persistence'
 import type { AedesPublishPacket, Client } from 'aedes'
@@ -15,8 +22,8 @@ import { Readable } from 'node:stream'
 type StoredPacket = AedesPublishPacket & { brokerId?: string; brokerCounter?: number }
 
 /**
- * aedes 1.x calls its persistence without callbacks and awaits the promises the in-memory persistence
- * then returns; its published types describe only the callback form, hence this view of it.
+ * aedes calls its persistence without callbacks and awaits the promises the in-memory persistence then
+ * returns; its published types describe only the callback form, hence this view of it.
  */
 interface PromisePersistence {
   setup(broker: unknown): Promise<void>
@@ -37,10 +44,6 @@ const DELEGATED = [
   'countOffline',
   'subscriptionsByTopic',
   'cleanSubscriptions',
-  'incomingStorePacket',
-  'incomingGetPacket',
-  'incomingDelPacket',
-  'cleanIncoming',
   'putWill',
   'getWill',
   'delWill',
@@ -49,11 +52,19 @@ const DELEGATED = [
   'destroy',
 ] as const
 
+/**
+ * Incoming QoS 2 messages one client may have stored awaiting PUBREL: aedes 1.2.0's default
+ * `maxInflightInbound` ("well above what a pipelining publisher reaches").
+ */
+export const MAX_INBOUND_QOS2 = 1000
+
 export class SessionStore {
   // The package is CommonJS exporting the factory itself; its typings declare an ES default export.
   private readonly inner = (memory as unknown as () => PromisePersistence)()
   /** Each session's outgoing QoS 1 messages, oldest first. */
   private readonly outgoing = new Map<string, StoredPacket[]>()
+  /** Each session's incoming QoS 2 messages awaiting PUBREL, by message id. */
+  private readonly incoming = new Map<string, Map<number, StoredPacket>>()
 
   constructor(private readonly maxQueued: number) {
     for (const method of DELEGATED) {
@@ -124,6 +135,48 @@ export class SessionStore {
     const [removed] = queue.splice(i, 1)
     if (queue.length === 0) this.outgoing.delete(client.id)
     return Promise.resolve(removed)
+  }
+
+  /**
+   * Keeps an incoming QoS 2 message until its PUBREL; rejects (aedes then closes the connection) when
+   * the client already has MAX_INBOUND_QOS2 of them. A DUP of a kept message takes no second place.
+   */
+  incomingStorePacket(client: Client, packet: StoredPacket): Promise<void> {
+    const id = packet.messageId ?? 0
+    let kept = this.incoming.get(client.id)
+    if (kept === undefined) {
+      kept = new Map()
+      this.incoming.set(client.id, kept)
+    }
+    if (!kept.has(id) && kept.size >= MAX_INBOUND_QOS2)
+      return Promise.reject(new Error(`more than ${MAX_INBOUND_QOS2} inbound QoS 2 messages awaiting PUBREL`))
+    kept.set(id, { ...packet, messageId: id })
+    return Promise.resolve()
+  }
+
+  /** The kept message with this id; rejects when there is none (aedes' contract: "not a duplicate"). */
+  incomingGetPacket(client: Client, packet: { messageId?: number }): Promise<StoredPacket> {
+    const found = this.incoming.get(client.id)?.get(packet.messageId ?? 0)
+    return found === undefined ? Promise.reject(new Error('no such packet')) : Promise.resolve(found)
+  }
+
+  /** Forgets a released message. Never rejects: a second PUBREL for it is answered all the same. */
+  incomingDelPacket(client: Client, packet: { messageId?: number }): Promise<void> {
+    const kept = this.incoming.get(client.id)
+    kept?.delete(packet.messageId ?? 0)
+    if (kept?.size === 0) this.incoming.delete(client.id)
+    return Promise.resolve()
+  }
+
+  /** Drops a session's incoming QoS 2 state (its session ended). */
+  cleanIncoming(client: { id: string }): Promise<void> {
+    this.incoming.delete(client.id)
+    return Promise.resolve()
+  }
+
+  /** Incoming QoS 2 messages kept for a client (tests, diagnostics). */
+  incomingFor(clientId: string): number {
+    return this.incoming.get(clientId)?.size ?? 0
   }
 
   outgoingStream(client: Client): Readable {

@@ -5,8 +5,11 @@
 export interface MqttTransport {
   /** Receives every message published under `$aws/things/+/jobs/#` (including our own; callers filter). */
   onMessage(handler: MessageHandler): void
-  /** Publishes a message, not retained; resolves when the broker has it. */
-  publish(topic: string, payload: string, qos: 0 | 1): Promise<void>
+  /**
+   * Publishes a message, not retained; resolves when the broker has it. `properties` reach MQTT 5
+   * subscribers only (an MQTT 3.1.1 subscriber gets the message without them).
+   */
+  publish(topic: string, payload: string, qos: 0 | 1, properties?: MessageProperties): Promise<void>
   close(): Promise<void>
 }
 
@@ -14,6 +17,17 @@ export interface MqttTransport {
 export interface MessageOrigin {
   /** False once that client's connection has closed. */
   readonly connected: () => boolean
+}
+
+/**
+ * The MQTT 5 properties of a PUBLISH that fleetjobs reads or sets (mqtt-packet's names) [MQTT-3.3.2.3].
+ * A message from an MQTT 3.1.1 client has none.
+ */
+export interface MessageProperties {
+  /** [MQTT-3.3.2.3.6] Chosen by a requester; a responder copies it into its response. */
+  readonly correlationData?: Buffer | undefined
+  /** [MQTT-3.3.2.3.5] Where the requester would like the response (fleetjobs does not publish there). */
+  readonly responseTopic?: string | undefined
 }
 
 /**
@@ -26,4 +40,5 @@ export type MessageHandler = (
   payload: Buffer,
   qos: 0 | 1 | 2,
   origin?: MessageOrigin,
+  properties?: MessageProperties,
 ) => void | Promise<void>

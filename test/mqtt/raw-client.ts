@@ -1,5 +1,5 @@
 /**
- * A bare MQTT 3.1.1 connection for the tests that must send what mqtt.js will not (a packet header
+ * A bare MQTT 3.1.1 (or 5) connection for the tests that must send what mqtt.js will not (a packet header
  * announcing 100 MB, a flood without waiting) or must not read what they are sent: a TCP socket,
  * packets written with mqtt-packet, packets read back with its parser.
  */
@@ -15,8 +15,12 @@ export class RawClient {
   readonly closed: Promise<void>
   private waiters: (() => void)[] = []
 
-  private constructor(readonly socket: Socket) {
-    const parser = mqttPacket.parser({ protocolVersion: 4 })
+  private constructor(
+    readonly socket: Socket,
+    /** MQTT 3.1.1 (4) or MQTT 5, for writing and parsing packets. */
+    readonly protocolVersion: 4 | 5,
+  ) {
+    const parser = mqttPacket.parser({ protocolVersion })
     parser.on('packet', (packet: Packet) => {
       this.received.push(packet)
       const waiters = this.waiters
@@ -30,14 +34,14 @@ export class RawClient {
   }
 
   /** Opens a TCP connection to an `mqtt://host:port` URL (nothing sent yet). */
-  static open(url: string): Promise<RawClient> {
+  static open(url: string, protocolVersion: 4 | 5 = 4): Promise<RawClient> {
     const { hostname, port } = new URL(url)
     return new Promise((resolve, reject) => {
       const socket = connect({ host: hostname, port: Number(port) })
       socket.once('error', reject)
       socket.once('connect', () => {
         socket.off('error', reject)
-        resolve(new RawClient(socket))
+        resolve(new RawClient(socket, protocolVersion))
       })
     })
   }
@@ -45,13 +49,19 @@ export class RawClient {
   /** Opens a connection and sends CONNECT; resolves with the CONNACK. */
   static async connect(
     url: string,
-    options: { clientId: string; username?: string; password?: string; clean?: boolean },
+    options: {
+      clientId: string
+      username?: string
+      password?: string
+      clean?: boolean
+      protocolVersion?: 4 | 5
+    },
   ): Promise<{ client: RawClient; connack: IConnackPacket }> {
-    const client = await RawClient.open(url)
+    const client = await RawClient.open(url, options.protocolVersion)
     client.send({
       cmd: 'connect',
       protocolId: 'MQTT',
-      protocolVersion: 4,
+      protocolVersion: client.protocolVersion,
       clientId: options.clientId,
       clean: options.clean ?? true,
       keepalive: 0,
@@ -64,7 +74,7 @@ export class RawClient {
 
   /** Writes a packet; false when the socket's buffer is full (see Writable.write). */
   send(packet: Packet): boolean {
-    return this.socket.write(mqttPacket.generate(packet))
+    return this.socket.write(mqttPacket.generate(packet, { protocolVersion: this.protocolVersion }))
   }
 
   /** Resolves with the first packet received (so far or later) that matches. */

@@ -1,0 +1,179 @@
+/**
+ * The embedded broker's hooks (aedes' `preConnect`, `authenticate`, `authorize*`): the connect rate,
+ * device authentication, topic authorisation and the bound on what a client has not read yet
+ * (docs/mqtt.md). Callback hooks, answered here; nothing else of ours calls aedes back.
+ *
+ * MQTT 3.1.1 and MQTT 5 clients are told apart only where the protocols differ; aedes maps our refusals
+ * to each protocol's codes:
+ *
+ * | refusal            | 3.1.1 CONNACK | 5 CONNACK reason code          |
+ * | ------------------ | ------------- | ------------------------------ |
+ * | SERVER_UNAVAILABLE | 3             | 0x88 Server unavailable        |
+ * | BAD_CREDENTIALS    | 4             | 0x86 Bad User Name or Password |
+ * | NOT_AUTHORIZED     | 5             | 0x87 Not authorized            |
+ *
+ * A refused SUBSCRIBE filter is 0x80 (3.1.1) or 0x87 (5) in the SUBACK. A refused PUBLISH closes a
+ * 3.1.1 connection (it has no way to refuse one); MQTT 5 answers a QoS 1 one with PUBACK 0x87 and keeps
+ * the connection (aedes 2), and drops a QoS 0 one.
+ */
+import type { Aedes, AuthenticateError, Client } from 'aedes'
+import type { BrokerLimits, ConnectRateLimiter } from './broker-limits.js'
+import type { DeviceAuth, MqttIdentity } from './device-auth.js'
+import { mayPublish, mayReceive, maySubscribe, mayUseClientId } from './device-auth.js'
+import { PROTO_FILTER } from './aedes-hardening.js'
+import type { SessionStore } from './session-store.js'
+
+/** Device authentication on the embedded broker; without it any client may use any topic. */
+export interface BrokerAuth {
+  readonly auth: DeviceAuth
+  /** A device's thing must be registered (and still be) when it connects. */
+  readonly thingExists: (thingName: string) => Promise<boolean>
+}
+
+/** CONNACK return codes of MQTT 3.1.1 [MQTT-3.2.2.3]; aedes 2 maps them to MQTT 5 reason codes. */
+export const SERVER_UNAVAILABLE = 3
+export const BAD_CREDENTIALS = 4
+export const NOT_AUTHORIZED = 5
+
+/** aedes' own topics ($SYS/<broker id>/…); no client may publish there (aedes' default rule). */
+const SYS_PREFIX = '$SYS/'
+
+/** Who each connected client is, once its CONNECT was accepted (only with device authentication). */
+export type Identities = WeakMap<Client, MqttIdentity>
+
+/** An error aedes turns into the CONNACK return code (MQTT 5: reason code) it carries. */
+export function refusal(message: string, returnCode: number): AuthenticateError {
+  // AuthErrorCode is a const enum (not importable under isolatedModules); its values are MQTT's.
+  return Object.assign<Error, { returnCode: AuthenticateError['returnCode'] }>(new Error(message), {
+    returnCode: returnCode,
+  })
+}
+
+/**
+ * Installs the connect rate, device authentication and topic authorisation (docs/mqtt.md), and the
+ * bound on what a client has not read yet. Returns who each authenticated client is.
+ */
+export function guard(
+  aedes: Aedes,
+  limits: BrokerLimits,
+  connects: ConnectRateLimiter,
+  sessions: SessionStore,
+  device?: BrokerAuth,
+): Identities {
+  const identities: Identities = new WeakMap()
+  /**
+   * Each CONNECT's Clean Start (MQTT 3.1.1: Clean Session) flag. aedes 2's `client.clean` says whether
+   * the session outlives the connection (MQTT 5: Session Expiry Interval 0), not whether the previous
+   * session is resumed: an MQTT 5 client with Clean Start 0 and no expiry resumes one [MQTT-3.1.2-4].
+   */
+  const cleanStart = new WeakMap<Client, boolean>()
+  aedes.preConnect = (client, packet, callback) => {
+    cleanStart.set(client, packet.clean === true)
+    callback(null, true)
+  }
+  // A session's inbound QoS 2 state ends with the session [MQTT-3.1.2-4] [MQTT-3.1.2-6]: when a Clean
+  // Start connection has taken over the client id ('client' comes after the takeover), when a session
+  // that does not outlive its connection closes, and when an MQTT 5 session expires.
+  aedes.on('client', (client) => {
+    if (cleanStart.get(client) === true) void sessions.cleanIncoming(client)
+  })
+  aedes.on('clientDisconnect', (client) => {
+    if (client.clean) void sessions.cleanIncoming(client)
+  })
+  aedes.on('sessionExpired', (client) => void sessions.cleanIncoming(client))
+  aedes.authenticate = (client, username, password, callback) => {
+    connects.admit((admitted) => {
+      if (!admitted)
+        return callback(refusal('too many connections at once; try again', SERVER_UNAVAILABLE), false)
+      if (device === undefined) return callback(null, true)
+      const resumes = cleanStart.get(client) === false
+      authenticate(device, identities, sessions, client, resumes, username, password, callback)
+    })
+  }
+  aedes.authorizePublish = (client, packet, callback) => {
+    // client is null for the server's own publishes (replies, notifications).
+    if (client === null) return callback(null)
+    if (packet.topic.startsWith(SYS_PREFIX)) return callback(new Error(`${SYS_PREFIX} topics are reserved`))
+    if (device === undefined) return callback(null)
+    const identity = identities.get(client)
+    if (identity === undefined || !mayPublish(identity, packet.topic)) {
+      return callback(new Error(`publishing to ${packet.topic} is not allowed`))
+    }
+    callback(null)
+  }
+  aedes.authorizeSubscribe = (client, sub, callback) => {
+    // A refused filter is a failure (3.1.1: 0x80, 5: 0x87) in the SUBACK; the connection stays.
+    // `__proto__` never enters a session, whose restore would pass it through aedes 2.0.0-beta.1's
+    // SUBSCRIBE map with the session's other filters (aedes-hardening.ts).
+    if (sub.topic === PROTO_FILTER) return callback(null, null)
+    if (device === undefined) return callback(null, sub)
+    const identity = identities.get(client)
+    callback(null, identity !== undefined && maySubscribe(identity, sub.topic) ? sub : null)
+  }
+  // Every message on its way to a client, its offline queue included, passes here.
+  aedes.authorizeForward = (client, packet) => {
+    if (client.conn.writableLength > limits.maxOutboundBufferBytes) {
+      // A reader this far behind is stalled or too slow: it goes, rather than its backlog growing.
+      client.conn.destroy(new Error(`more than ${limits.maxOutboundBufferBytes} bytes unread`))
+      return null
+    }
+    if (device === undefined) return packet
+    const identity = identities.get(client)
+    return identity !== undefined && mayReceive(identity, packet.topic) ? packet : null
+  }
+  return identities
+}
+
+/**
+ * Who the CONNECT proves, if anyone; a device only with its thing name as client id. `resumes`: the
+ * CONNECT asks for the session kept under its client id.
+ */
+function authenticate(
+  { auth, thingExists }: BrokerAuth,
+  identities: Identities,
+  sessions: SessionStore,
+  client: Client,
+  resumes: boolean,
+  username: string | undefined,
+  password: Buffer | undefined,
+  callback: (error: AuthenticateError | null, success: boolean | null) => void,
+): void {
+  const identity = auth.verify(withoutQuery(username), password)
+  if (identity === undefined) return callback(refusal('bad username or password', BAD_CREDENTIALS), false)
+  if (!mayUseClientId(identity, client.id)) {
+    return callback(
+      refusal(`client id ${client.id} is not the thing name ${withoutQuery(username) ?? ''}`, NOT_AUTHORIZED),
+      false,
+    )
+  }
+  if (identity.kind === 'operator') {
+    identities.set(client, identity)
+    return callback(null, true)
+  }
+  const accept = (): void => {
+    identities.set(client, identity)
+    callback(null, true)
+  }
+  thingExists(identity.thingName).then(
+    (exists) => {
+      if (!exists)
+        return callback(refusal(`thing ${identity.thingName} is not registered`, NOT_AUTHORIZED), false)
+      if (!resumes) return accept()
+      // A persistent session kept under this client id keeps only what this device may subscribe to.
+      sessions
+        .dropSubscriptions(client.id, (filter) => maySubscribe(identity, filter))
+        .then(accept, () => callback(refusal('cannot check the session now', SERVER_UNAVAILABLE), false))
+    },
+    () => callback(refusal('cannot check the thing now', NOT_AUTHORIZED), false),
+  )
+}
+
+/**
+ * The username without its query string. The AWS IoT Device SDKs append usage metrics to the username
+ * they send (`thing-1?SDK=IoTDeviceSDK/JS&Platform=…&Metadata=…`, unless metrics are disabled), and AWS
+ * IoT reads query parameters there (a custom authorizer's name, say): the name is what comes before
+ * `?`, a character neither a thing name nor OPERATOR_USERNAME has.
+ */
+function withoutQuery(username: string | undefined): string | undefined {
+  return username?.split('?', 1)[0]
+}
