@@ -12,6 +12,7 @@ import {
   GetPendingJobExecutionsCommand,
   UpdateJobExecutionCommand,
 } from '@aws-sdk/client-iot-jobs-data-plane'
+import type { IClientOptions } from 'mqtt'
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { MqttConfig } from '../../src/server.js'
@@ -34,8 +35,10 @@ import { connectDevice, jobsTopics, mqttUrlOf, settle } from '../support/mqtt.js
 export interface BrokerContractOptions {
   /** The harness's MQTT configuration (embedded broker, or `url` of an external one). */
   readonly mqtt: MqttConfig
-  /** Where devices connect; undefined: the embedded broker of the harness. */
-  readonly deviceUrl?: string
+  /** Where devices connect; undefined: the embedded broker of the harness (TCP). */
+  readonly deviceUrl?: string | ((h: Harness) => string)
+  /** The devices' mqtt.js options; `{ protocolVersion: 5 }` runs the contract over MQTT 5. */
+  readonly deviceOptions?: IClientOptions
 }
 
 const DOC = JSON.parse(DOCUMENT) as unknown
@@ -69,13 +72,21 @@ function mqttExecution(e: {
 }
 
 export function describeBrokerContract(name: string, options: BrokerContractOptions): void {
+  const mqtt5 = options.deviceOptions?.protocolVersion === 5
+  /** A device client of the contract's kind, on the harness's broker. */
+  const connect = (h: Harness): Promise<DeviceClient> =>
+    connectDevice(
+      typeof options.deviceUrl === 'function' ? options.deviceUrl(h) : mqttUrlOf(h, options.deviceUrl),
+      options.deviceOptions,
+    )
+
   describe(`MQTT device API on ${name} [spec: jobs-device-api#2]`, () => {
     let h: Harness
     let d: DeviceClient
     const clock = new ManualClock()
     before(async () => {
       h = await startHarness({ clock, mqtt: options.mqtt })
-      d = await connectDevice(mqttUrlOf(h, options.deviceUrl))
+      d = await connect(h)
     })
     after(async () => {
       await d?.close()
@@ -718,7 +729,12 @@ export function describeBrokerContract(name: string, options: BrokerContractOpti
         await d.publish(t.notifyNext, { timestamp: 1 })
         await d.accepted(t.update(jobIds[0]!), { status: 'IN_PROGRESS' })
         await settle(h, d, thingName)
-        const replies = all.messages.filter((m) => /\/(accepted|rejected)$/.test(m.topic))
+        // [MQTT-3.3.4-2] an MQTT 5 broker MAY deliver one copy per matching subscription (Mosquitto does;
+        // `…/#` overlaps the reply subscriptions): identical copies count once there.
+        const delivered = mqtt5
+          ? [...new Map(all.messages.map((m) => [`${m.topic} ${m.payload.toString()}`, m])).values()]
+          : all.messages
+        const replies = delivered.filter((m) => /\/(accepted|rejected)$/.test(m.topic))
         const fromService = replies.filter(
           (m) => m.json['clientToken'] !== 'fake' && m.payload.toString() !== '{}',
         )
@@ -732,7 +748,7 @@ export function describeBrokerContract(name: string, options: BrokerContractOpti
 
       it('serves devices that subscribe with wildcards and match by clientToken (v2 SDK style)', async () => {
         const { jobIds, t } = await thingWithJobs(1)
-        const device = await connectDevice(mqttUrlOf(h, options.deviceUrl))
+        const device = await connect(h)
         try {
           const replies = await device.collect(`${t.base}/+/update/+`)
           await device.publish(t.update(jobIds[0]!), { status: 'IN_PROGRESS', clientToken: 'wild' })
@@ -836,8 +852,63 @@ export function describeBrokerContract(name: string, options: BrokerContractOpti
         assert.deepEqual(x2.json, { timestamp: clock.seconds() })
         assert.equal(n2.qos, 1)
         assert.equal(n2.retain, false)
+        // Unsolicited: no request, so nothing to correlate.
+        assert.equal(n2.properties?.correlationData, undefined)
       })
     })
+
+    if (mqtt5)
+      describe('MQTT 5: Correlation Data and Response Topic [docs: mqtt.md#mqtt-5]', () => {
+        it('every reply carries its request’s Correlation Data, on …/accepted and on …/rejected', async () => {
+          const { jobIds, t } = await thingWithJobs(1)
+          const tag = (s: string) => ({ correlationData: Buffer.from(s) })
+          const got = await d.request(t.get, {}, { properties: tag('get') })
+          assert.equal(got.outcome, 'accepted')
+          assert.deepEqual(got.properties?.correlationData, Buffer.from('get'))
+          const started = await d.request(t.startNext, {}, { properties: tag('start') })
+          assert.equal(started.outcome, 'accepted')
+          assert.deepEqual(started.properties?.correlationData, Buffer.from('start'))
+          const wrong = await d.request(
+            t.update(jobIds[0]!),
+            { status: 'SUCCEEDED', expectedVersion: 1 },
+            { properties: tag('stale') },
+          )
+          assert.equal(wrong.outcome, 'rejected')
+          assert.equal(wrong.payload['code'], 'VersionMismatch')
+          assert.deepEqual(wrong.properties?.correlationData, Buffer.from('stale'))
+          const missing = await d.request(t.describe('no-such-job'), {}, { properties: tag('missing') })
+          assert.equal(missing.payload['code'], 'ResourceNotFound')
+          assert.deepEqual(missing.properties?.correlationData, Buffer.from('missing'))
+          const bad = await d.request(t.get, 'not json', { clientToken: null, properties: tag('json') })
+          assert.equal(bad.payload['code'], 'InvalidJson')
+          assert.deepEqual(bad.properties?.correlationData, Buffer.from('json'))
+          const invalid = await d.request(`${t.base}/no/such/op`, {}, { properties: tag('topic') })
+          assert.equal(invalid.payload['code'], 'InvalidTopic')
+          assert.deepEqual(invalid.properties?.correlationData, Buffer.from('topic'))
+          // Binary data comes back byte for byte.
+          const bytes = Buffer.from([0, 255, 10, 13, 128])
+          const binary = await d.request(t.get, {}, { properties: { correlationData: bytes } })
+          assert.deepEqual(binary.properties?.correlationData, bytes)
+          // Without Correlation Data, the reply has none.
+          const plain = await d.request(t.get)
+          assert.equal(plain.properties?.correlationData, undefined)
+        })
+
+        it('a Response Topic is not followed: the reply comes on …/accepted, nothing on the Response Topic', async () => {
+          const { thingName, t } = await thingWithJobs(1)
+          const elsewhere = `fleetjobs-test/${unique('responses')}`
+          const responses = await d.collect(elsewhere)
+          const got = await d.request(
+            t.get,
+            {},
+            { properties: { responseTopic: elsewhere, correlationData: Buffer.from('rt') } },
+          )
+          assert.equal(got.topic, `${t.get}/accepted`)
+          assert.deepEqual(got.properties?.correlationData, Buffer.from('rt'))
+          await settle(h, d, thingName)
+          assert.deepEqual(responses.messages, [])
+        })
+      })
   })
 
   describe(`MQTT device API on ${name}, switched open questions [spec: jobs-device-api#3] [open-question 42] [open-question 47]`, () => {
@@ -849,7 +920,7 @@ export function describeBrokerContract(name: string, options: BrokerContractOpti
         settings: { terminalStateOnDescribe: true },
         mqtt: { ...options.mqtt, namespacedListTopics: true },
       })
-      d = await connectDevice(mqttUrlOf(h, options.deviceUrl))
+      d = await connect(h)
     })
     after(async () => {
       await d?.close()

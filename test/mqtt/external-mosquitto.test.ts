@@ -17,3 +17,11 @@ describeBrokerContract('an external Mosquitto broker', {
   mqtt: { port: 0, url: MOSQUITTO_URL },
   deviceUrl: MOSQUITTO_URL,
 })
+
+// MQTT 5 devices: fleetjobs connects to Mosquitto with MQTT 5 too, so a request's Correlation Data
+// reaches it and comes back on the reply. [docs: mqtt.md#mqtt-5]
+describeBrokerContract('an external Mosquitto broker, devices on MQTT 5', {
+  mqtt: { port: 0, url: MOSQUITTO_URL },
+  deviceUrl: MOSQUITTO_URL,
+  deviceOptions: { protocolVersion: 5 },
+})

@@ -6,7 +6,7 @@
  * [spec: jobs-device-api#2.1] [spec: jobs-device-api#4]
  */
 import mqtt from 'mqtt'
-import type { IClientOptions, MqttClient } from 'mqtt'
+import type { IClientOptions, IClientPublishOptions, IPublishPacket, MqttClient } from 'mqtt'
 import { randomUUID } from 'node:crypto'
 import type { Harness } from './harness.js'
 import { unique } from './harness.js'
@@ -21,6 +21,8 @@ export interface Received {
   readonly json: Record<string, unknown>
   readonly qos: number
   readonly retain: boolean
+  /** The MQTT 5 properties (undefined on an MQTT 3.1.1 connection, or when it has none). */
+  readonly properties?: IPublishPacket['properties']
 }
 
 /** Whether an MQTT topic filter (`+`, `#`) matches a topic. */
@@ -131,6 +133,8 @@ export interface Reply {
   readonly outcome: 'accepted' | 'rejected'
   readonly topic: string
   readonly payload: Record<string, unknown>
+  /** The reply's MQTT 5 properties (MQTT 5 connections only). */
+  readonly properties?: IPublishPacket['properties']
 }
 
 export interface RequestOptions {
@@ -138,6 +142,8 @@ export interface RequestOptions {
   readonly clientToken?: string | null
   readonly qos?: 0 | 1
   readonly timeoutMs?: number
+  /** MQTT 5 properties of the request (correlationData, responseTopic, …); MQTT 5 connections only. */
+  readonly properties?: IClientPublishOptions['properties']
 }
 
 /** A device's MQTT client. */
@@ -153,6 +159,7 @@ export class DeviceClient {
         json: parse(payload),
         qos: packet.qos,
         retain: packet.retain,
+        ...(packet.properties === undefined ? {} : { properties: packet.properties }),
       }
       for (const c of this.collectors) c.offer(message)
     })
@@ -164,7 +171,8 @@ export class DeviceClient {
     if (fresh.length === 0) return
     const granted = await this.client.subscribeAsync(fresh, { qos: 1 })
     for (const g of granted) {
-      if (g.qos === 128) throw new Error(`the broker refused the subscription to ${g.topic}`)
+      // 0x80 and above: a failure (MQTT 3.1.1: 0x80; MQTT 5: a reason code). mqtt.js rejects on them.
+      if (g.qos >= 128) throw new Error(`the broker refused the subscription to ${g.topic}`)
       this.subscribed.add(g.topic)
     }
   }
@@ -178,9 +186,14 @@ export class DeviceClient {
   }
 
   /** Publishes a raw payload (a string, a Buffer or an object to serialise). */
-  async publish(topic: string, payload: string | Buffer | object, qos: 0 | 1 = 1): Promise<void> {
+  async publish(
+    topic: string,
+    payload: string | Buffer | object,
+    qos: 0 | 1 = 1,
+    properties?: IClientPublishOptions['properties'],
+  ): Promise<void> {
     const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload)
-    await this.client.publishAsync(topic, body, { qos })
+    await this.client.publishAsync(topic, body, { qos, ...(properties === undefined ? {} : { properties }) })
   }
 
   /**
@@ -209,7 +222,10 @@ export class DeviceClient {
     try {
       await this.subscribe(`${topic}/accepted`, `${topic}/rejected`)
       const from = replies.messages.length
-      await this.client.publishAsync(topic, body, { qos: options.qos ?? 1 })
+      await this.client.publishAsync(topic, body, {
+        qos: options.qos ?? 1,
+        ...(options.properties === undefined ? {} : { properties: options.properties }),
+      })
       const reply = await replies.waitFor(
         `a reply to ${topic} ${String(body)}`,
         (m) =>
@@ -221,6 +237,7 @@ export class DeviceClient {
         outcome: reply.topic.endsWith('/accepted') ? 'accepted' : 'rejected',
         topic: reply.topic,
         payload: reply.json,
+        ...(reply.properties === undefined ? {} : { properties: reply.properties }),
       }
     } finally {
       this.collectors.delete(replies)
@@ -257,7 +274,10 @@ export class DeviceClient {
   }
 }
 
-/** Connects a device client (MQTT 3.1.1, as the AWS device SDKs use), failing clearly if it cannot. */
+/**
+ * Connects a device client (MQTT 3.1.1, as the AWS device SDKs use, unless `options.protocolVersion`
+ * says 5), failing clearly if it cannot.
+ */
 export async function connectDevice(url: string, options: IClientOptions = {}): Promise<DeviceClient> {
   const clientId = options.clientId ?? unique('device')
   const client = mqtt.connect(url, {
