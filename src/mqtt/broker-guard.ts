@@ -1,7 +1,8 @@
 /**
  * The embedded broker's hooks (aedes' `preConnect`, `authenticate`, `authorize*`): the connect rate,
- * device authentication, topic authorisation and the bound on what a client has not read yet
- * (docs/mqtt.md). Callback hooks, answered here; nothing else of ours calls aedes back.
+ * device authentication (a token on TCP and WebSocket when it is on; always the client certificate on
+ * TLS), topic authorisation and the bound on what a client has not read yet (docs/mqtt.md). Callback
+ * hooks, answered here; nothing else of ours calls aedes back.
  *
  * MQTT 3.1.1 and MQTT 5 clients are told apart only where the protocols differ; aedes maps our refusals
  * to each protocol's codes:
@@ -17,7 +18,9 @@
  * the connection (aedes 2), and drops a QoS 0 one.
  */
 import type { Aedes, AuthenticateError, Client } from 'aedes'
+import type { CertificateIdentity } from '../domain/certificates.js'
 import type { BrokerLimits, ConnectRateLimiter } from './broker-limits.js'
+import type { BrokerTls, CertificateConnections } from './certificate-identity.js'
 import type { DeviceAuth, MqttIdentity } from './device-auth.js'
 import { mayPublish, mayReceive, maySubscribe, mayUseClientId } from './device-auth.js'
 import { PROTO_FILTER } from './aedes-hardening.js'
@@ -41,6 +44,16 @@ const SYS_PREFIX = '$SYS/'
 /** Who each connected client is, once its CONNECT was accepted (only with device authentication). */
 export type Identities = WeakMap<Client, MqttIdentity>
 
+/** The TLS listener's devices: their certificates and the registry that says who each one lets in. */
+export interface CertificateAuth {
+  readonly connections: CertificateConnections
+  readonly check: BrokerTls['certificateIdentity']
+  readonly logger?: BrokerTls['logger']
+}
+
+/** Any topic: the identity of every client on the TCP and WebSocket listeners without device authentication. */
+const ANY_TOPIC: MqttIdentity = { kind: 'operator' }
+
 /** An error aedes turns into the CONNACK return code (MQTT 5: reason code) it carries. */
 export function refusal(message: string, returnCode: number): AuthenticateError {
   // AuthErrorCode is a const enum (not importable under isolatedModules); its values are MQTT's.
@@ -59,8 +72,18 @@ export function guard(
   connects: ConnectRateLimiter,
   sessions: SessionStore,
   device?: BrokerAuth,
+  certificates?: CertificateAuth,
 ): Identities {
   const identities: Identities = new WeakMap()
+  /**
+   * What a client may use: what its CONNECT proved, or any topic without device authentication. A TLS
+   * client is always one thing (or nothing, once its certificate was taken away), whatever the mode.
+   */
+  const identityOf = (client: Client): MqttIdentity | undefined =>
+    identities.get(client) ??
+    (device === undefined && certificates?.connections.certificateOf(client) === undefined
+      ? ANY_TOPIC
+      : undefined)
   /**
    * Each CONNECT's Clean Start (MQTT 3.1.1: Clean Session) flag. aedes 2's `client.clean` says whether
    * the session outlives the connection (MQTT 5: Session Expiry Interval 0), not whether the previous
@@ -85,8 +108,12 @@ export function guard(
     connects.admit((admitted) => {
       if (!admitted)
         return callback(refusal('too many connections at once; try again', SERVER_UNAVAILABLE), false)
-      if (device === undefined) return callback(null, true)
       const resumes = cleanStart.get(client) === false
+      const certificate = certificates?.connections.certificateOf(client)
+      // On the TLS listener the certificate is the credential; username and password are ignored.
+      if (certificates !== undefined && certificate !== undefined)
+        return byCertificate(certificates, identities, sessions, client, certificate, resumes, callback)
+      if (device === undefined) return callback(null, true)
       authenticate(device, identities, sessions, client, resumes, username, password, callback)
     })
   }
@@ -94,8 +121,7 @@ export function guard(
     // client is null for the server's own publishes (replies, notifications).
     if (client === null) return callback(null)
     if (packet.topic.startsWith(SYS_PREFIX)) return callback(new Error(`${SYS_PREFIX} topics are reserved`))
-    if (device === undefined) return callback(null)
-    const identity = identities.get(client)
+    const identity = identityOf(client)
     if (identity === undefined || !mayPublish(identity, packet.topic)) {
       return callback(new Error(`publishing to ${packet.topic} is not allowed`))
     }
@@ -106,8 +132,7 @@ export function guard(
     // `__proto__` never enters a session, whose restore would pass it through aedes 2.0.0-beta.1's
     // SUBSCRIBE map with the session's other filters (aedes-hardening.ts).
     if (sub.topic === PROTO_FILTER) return callback(null, null)
-    if (device === undefined) return callback(null, sub)
-    const identity = identities.get(client)
+    const identity = identityOf(client)
     callback(null, identity !== undefined && maySubscribe(identity, sub.topic) ? sub : null)
   }
   // Every message on its way to a client, its offline queue included, passes here.
@@ -117,8 +142,7 @@ export function guard(
       client.conn.destroy(new Error(`more than ${limits.maxOutboundBufferBytes} bytes unread`))
       return null
     }
-    if (device === undefined) return packet
-    const identity = identities.get(client)
+    const identity = identityOf(client)
     return identity !== undefined && mayReceive(identity, packet.topic) ? packet : null
   }
   return identities
@@ -165,6 +189,61 @@ function authenticate(
         .then(accept, () => callback(refusal('cannot check the session now', SERVER_UNAVAILABLE), false))
     },
     () => callback(refusal('cannot check the thing now', NOT_AUTHORIZED), false),
+  )
+}
+
+/** Why a certificate may not connect as a thing, for the log (the client hears only "not authorized"). */
+const WHY_NOT: Record<Exclude<CertificateIdentity, 'ok'>, string> = {
+  unknown: 'is not registered',
+  inactive: 'is not ACTIVE, or its CA is not',
+  revoked: 'is REVOKED',
+  'no-thing': 'names no registered thing in its client id',
+  'not-attached': 'is not attached to the thing its client id names',
+}
+
+/**
+ * A TLS client's CONNECT: its certificate (`null`: it presented none) must be registered, ACTIVE and
+ * attached to the thing its client id names; it then acts as that thing, as a token device does. Any
+ * other answer is CONNACK "not authorized" (MQTT 5: 0x87), and the reason goes to the debug log.
+ */
+function byCertificate(
+  tls: CertificateAuth,
+  identities: Identities,
+  sessions: SessionStore,
+  client: Client,
+  certificateId: string | null,
+  resumes: boolean,
+  callback: (error: AuthenticateError | null, success: boolean | null) => void,
+): void {
+  const thingName = client.id
+  const refuse = (reason: string, returnCode: number, details: object = {}): void => {
+    tls.connections.refused(client)
+    tls.logger?.debug(
+      { clientId: thingName, certificateId, ...details },
+      `MQTT over TLS: CONNECT of ${thingName} refused: ${reason}`,
+    )
+    callback(refusal(reason, returnCode), false)
+  }
+  if (certificateId === null) return refuse('the client presented no certificate', NOT_AUTHORIZED)
+  const use = tls.connections.checking(client, certificateId, thingName)
+  const accept = (): void => {
+    // disconnectCertificate may have come while the registry or the session was read.
+    if (use.revoked) return refuse(`certificate ${certificateId} was taken away`, NOT_AUTHORIZED)
+    identities.set(client, { kind: 'thing', thingName })
+    tls.connections.connected(client)
+    callback(null, true)
+  }
+  tls.check(certificateId, thingName).then(
+    (verdict) => {
+      if (verdict !== 'ok')
+        return refuse(`certificate ${certificateId} ${WHY_NOT[verdict]}`, NOT_AUTHORIZED, { verdict })
+      if (!resumes) return accept()
+      // As for a token device: a kept session keeps only what this thing may subscribe to.
+      sessions
+        .dropSubscriptions(client.id, (filter) => maySubscribe({ kind: 'thing', thingName }, filter))
+        .then(accept, () => refuse('cannot check the session now', SERVER_UNAVAILABLE))
+    },
+    (error: unknown) => refuse('cannot check the certificate now', SERVER_UNAVAILABLE, { err: error }),
   )
 }
 

@@ -1,6 +1,7 @@
 /**
- * The embedded MQTT broker (aedes) on its own TCP port and over WebSocket on a path of the HTTP port,
- * so `fleetjobs serve` gives devices everything with nothing else installed.
+ * The embedded MQTT broker (aedes) on its own TCP port, over WebSocket on a path of the HTTP port, and
+ * optionally over TLS with client certificates, so `fleetjobs serve` gives devices everything with
+ * nothing else installed.
  */
 import { Aedes } from 'aedes'
 import type { AedesPublishPacket, Client } from 'aedes'
@@ -8,11 +9,14 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import type { Server } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { createServer as createTlsServer } from 'node:tls'
 import { WebSocketServer, createWebSocketStream } from 'ws'
 import { hardenBroker, hardenClient } from './aedes-hardening.js'
 import { BrokerEmitter } from './broker-emitter.js'
-import type { BrokerAuth } from './broker-guard.js'
+import type { BrokerAuth, Identities } from './broker-guard.js'
 import { guard } from './broker-guard.js'
+import type { BrokerTls, ConnectedCertificate } from './certificate-identity.js'
+import { CertificateConnections } from './certificate-identity.js'
 import type { BrokerLimits } from './broker-limits.js'
 import { ConnectRateLimiter, PacketSizeGuard, brokerLimits } from './broker-limits.js'
 import { SessionStore } from './session-store.js'
@@ -21,6 +25,13 @@ import { ServiceError } from '../domain/errors.js'
 import type { MessageHandler, MessageOrigin, MessageProperties, MqttTransport } from './transport.js'
 
 export type { BrokerAuth } from './broker-guard.js'
+export type { BrokerTls, CertificateIdentityCheck, ConnectedCertificate } from './certificate-identity.js'
+
+/**
+ * A listener that could not listen (its port taken: `code` 'EADDRINUSE'): node's error, saying which
+ * listener it was, so that the caller can choose another port for that one.
+ */
+export type BrokerListenError = NodeJS.ErrnoException & { readonly listener: 'tcp' | 'tls' }
 
 /** The path of the HTTP port that carries MQTT over WebSocket. */
 export const MQTT_WEBSOCKET_PATH = '/mqtt'
@@ -65,6 +76,9 @@ export class EmbeddedBroker implements MqttTransport {
     readonly limits: BrokerLimits,
     private readonly sessions: SessionStore,
     private readonly connects: ConnectRateLimiter,
+    private readonly identities: Identities,
+    private readonly tls:
+      { readonly server: Server; readonly certificates: CertificateConnections } | undefined,
   ) {
     // A WebSocket message is buffered whole before MQTT sees it: bound it as an MQTT packet is bounded.
     this.ws = new WebSocketServer({ noServer: true, maxPayload: limits.maxPacketBytes })
@@ -75,13 +89,17 @@ export class EmbeddedBroker implements MqttTransport {
 
   /**
    * Starts the broker on host:port (0 picks a free port) and subscribes to the device requests.
-   * `limits` overrides DEFAULT_BROKER_LIMITS (docs/mqtt.md#limits).
+   * `limits` overrides DEFAULT_BROKER_LIMITS (docs/mqtt.md#limits). With `tls`, MQTT over TLS too, where
+   * a device is identified by its client certificate (docs/mqtt.md#mqtt-over-tls). A port that is taken
+   * rejects with a BrokerListenError (`code` 'EADDRINUSE', `listener` 'tcp' or 'tls'), and nothing is
+   * left running.
    */
   static async start(
     host: string,
     port: number,
     auth?: BrokerAuth,
     limits: Partial<BrokerLimits> = {},
+    tls?: BrokerTls,
   ): Promise<EmbeddedBroker> {
     const bounds = brokerLimits(limits)
     const sessions = new SessionStore(bounds.maxQueuedMessagesPerSession)
@@ -100,13 +118,56 @@ export class EmbeddedBroker implements MqttTransport {
     hardenBroker(aedes)
     const connects = new ConnectRateLimiter(bounds.connectsPerSecond, bounds.maxPendingConnects)
     const clients = trackClients(aedes)
-    guard(aedes, bounds, connects, sessions, auth)
+    const certificates = tls === undefined ? undefined : new CertificateConnections()
+    const identities = guard(
+      aedes,
+      bounds,
+      connects,
+      sessions,
+      auth,
+      tls === undefined || certificates === undefined
+        ? undefined
+        : { connections: certificates, check: tls.certificateIdentity, logger: tls.logger },
+    )
     const tcp = createServer((socket) => accept(aedes, limitPacketSize(socket, bounds.maxPacketBytes)))
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject)
-      tcp.listen(port, host, () => resolve())
-    })
-    const broker = new EmbeddedBroker(aedes, tcp, auth !== undefined, bounds, sessions, connects)
+    const tlsServer =
+      tls === undefined || certificates === undefined
+        ? undefined
+        : createTlsServer(
+            {
+              key: tls.key,
+              cert: tls.cert,
+              ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+              // Every client is asked for a certificate and any is taken: the registry decides at
+              // CONNECT, not the chain (a certificate may be registered without its CA).
+              requestCert: true,
+              rejectUnauthorized: false,
+              noDelay: true,
+            },
+            (socket) => {
+              const client = accept(aedes, limitPacketSize(socket, bounds.maxPacketBytes))
+              // Before the client's first byte is read (aedes reads on 'readable', later).
+              certificates.accept(client, socket)
+            },
+          )
+    try {
+      await listen(tcp, port, host, 'tcp')
+      if (tls !== undefined && tlsServer !== undefined) await listen(tlsServer, tls.port, tls.host, 'tls')
+    } catch (error) {
+      await Promise.all([closeServer(tcp), closeServer(tlsServer)])
+      await new Promise<void>((resolve) => aedes.close(() => resolve()))
+      throw error
+    }
+    const broker = new EmbeddedBroker(
+      aedes,
+      tcp,
+      auth !== undefined,
+      bounds,
+      sessions,
+      connects,
+      identities,
+      tlsServer === undefined || certificates === undefined ? undefined : { server: tlsServer, certificates },
+    )
     await new Promise<void>((resolve) => {
       // On the emitter rather than through aedes.subscribe, to hold back the publisher (see below).
       emitter.on(
@@ -134,8 +195,35 @@ export class EmbeddedBroker implements MqttTransport {
   }
 
   get port(): number {
-    const address = this.tcp.address()
-    return typeof address === 'object' && address !== null ? address.port : 0
+    return portOf(this.tcp)
+  }
+
+  /** The MQTT over TLS port; undefined without the TLS listener. */
+  get tlsPort(): number | undefined {
+    return this.tls === undefined ? undefined : portOf(this.tls.server)
+  }
+
+  /**
+   * Ends at once every connection on the TLS listener that uses the certificate `certificateId` (only
+   * those acting as `thingName`, when given): its traffic stops now, an MQTT 5 client is told DISCONNECT
+   * 0x87, and the socket closes; a CONNECT still being checked with it is refused. For a certificate
+   * deactivated, revoked, deleted or detached, or whose CA was deactivated. Returns how many it ended.
+   */
+  disconnectCertificate(certificateId: string, thingName?: string): number {
+    return (
+      this.tls?.certificates.disconnect(certificateId, thingName, (client) =>
+        this.identities.delete(client),
+      ) ?? 0
+    )
+  }
+
+  /**
+   * The certificates the TLS listener's connections use, one entry per connection, so that the server
+   * can check them against the registry from time to time (another node's changes) and disconnect those
+   * that lost their rights.
+   */
+  connectedCertificates(): ConnectedCertificate[] {
+    return this.tls?.certificates.inUse() ?? []
   }
 
   /**
@@ -198,8 +286,33 @@ export class EmbeddedBroker implements MqttTransport {
     for (const client of this.ws.clients) client.terminate()
     await new Promise<void>((resolve) => this.ws.close(() => resolve()))
     await new Promise<void>((resolve) => this.aedes.close(() => resolve()))
-    await new Promise<void>((resolve) => this.tcp.close(() => resolve()))
+    await Promise.all([closeServer(this.tcp), closeServer(this.tls?.server)])
   }
+}
+
+function portOf(server: Server): number {
+  const address = server.address()
+  return typeof address === 'object' && address !== null ? address.port : 0
+}
+
+/** Listens on host:port; a failure is a BrokerListenError naming `listener`. */
+function listen(server: Server, port: number, host: string, listener: 'tcp' | 'tls'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException): void => reject(Object.assign(error, { listener }))
+    server.once('error', failed)
+    server.listen(port, host, () => {
+      server.off('error', failed)
+      resolve()
+    })
+  })
+}
+
+/** Stops listening and resolves once every connection has closed (at once, when it never listened). */
+function closeServer(server: Server | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (server === undefined || !server.listening) return resolve()
+    server.close(() => resolve())
+  })
 }
 
 /** The connected clients by id, to tell whether the publisher of a request is still there. */
