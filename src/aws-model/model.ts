@@ -59,8 +59,8 @@ export type ScalarType = 'string' | 'integer' | 'long' | 'boolean' | 'double' | 
 
 export interface MemberSpec {
   readonly name: string
-  readonly location: 'uri' | 'querystring' | 'body'
-  /** Name on the wire: the path label, query key or JSON key. */
+  readonly location: 'uri' | 'querystring' | 'header' | 'body'
+  /** Name on the wire: the path label, query key, header name or JSON key. */
   readonly wireName: string
   readonly type: Shape['type']
 }
@@ -345,7 +345,10 @@ export function loadModels(inScope: {
             }
       const members: MemberSpec[] = Object.entries(refs).map(([memberName, ref]) => ({
         name: memberName,
-        location: ref.location === 'uri' ? 'uri' : ref.location === 'querystring' ? 'querystring' : 'body',
+        location:
+          ref.location === 'uri' || ref.location === 'querystring' || ref.location === 'header'
+            ? ref.location
+            : 'body',
         wireName: ref.locationName ?? memberName,
         type: shapes[ref.shape]?.type ?? 'string',
       }))
@@ -380,7 +383,7 @@ export function loadModels(inScope: {
 
 function rank(m: MemberSpec, labelOrder: readonly (string | undefined)[]): number {
   if (m.location === 'uri') return labelOrder.indexOf(m.wireName)
-  return m.location === 'querystring' ? 100 : 200
+  return m.location === 'querystring' ? 100 : m.location === 'header' ? 150 : 200
 }
 
 function bounded(s: Record<string, unknown>, shape: Shape): object {

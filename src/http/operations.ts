@@ -2,6 +2,7 @@
  * One route per AWS operation: the model gives method, path and input validation; this table gives
  * the use case and the response body. Operation names are AWS's, so spec → code is one grep.
  */
+import * as certificates from '../app/certificates.js'
 import * as device from '../app/device.js'
 import * as executions from '../app/executions.js'
 import * as lifecycle from '../app/job-lifecycle.js'
@@ -177,6 +178,83 @@ export const CONTROL_PLANE: Record<string, OperationHandler> = {
       }
     },
   },
+  // ---- the certificate registry [aws: iot certificates] ----
+  CreateKeysAndCertificate: { run: (ctx, input) => certificates.createKeysAndCertificate(ctx, as(input)) },
+  RegisterCertificate: { run: (ctx, input) => certificates.registerCertificate(ctx, as(input)) },
+  RegisterCertificateWithoutCA: {
+    run: (ctx, input) => certificates.registerCertificateWithoutCA(ctx, as(input)),
+  },
+  DescribeCertificate: {
+    run: async (ctx, input) => ({
+      certificateDescription: present.certificateDescription(
+        ctx.scope,
+        await certificates.describeCertificate(ctx, as(input)),
+      ),
+    }),
+  },
+  ListCertificates: {
+    run: async (ctx, input) => {
+      const r = await certificates.listCertificates(ctx, as(input))
+      return {
+        certificates: r.certificates.map((c) => present.certificateSummary(ctx.scope, c)),
+        ...optMarker(r.nextMarker),
+      }
+    },
+  },
+  ListCertificatesByCA: {
+    run: async (ctx, input) => {
+      const r = await certificates.listCertificatesByCA(ctx, as(input))
+      return {
+        certificates: r.certificates.map((c) => present.certificateSummary(ctx.scope, c)),
+        ...optMarker(r.nextMarker),
+      }
+    },
+  },
+  UpdateCertificate: {
+    run: async (ctx, input) => (await certificates.updateCertificate(ctx, as(input)), {}),
+    resourceId: (input) => String(input['certificateId']),
+  },
+  DeleteCertificate: {
+    run: async (ctx, input) => (await certificates.deleteCertificate(ctx, as(input)), {}),
+    resourceId: (input) => String(input['certificateId']),
+  },
+  RegisterCACertificate: { run: (ctx, input) => certificates.registerCACertificate(ctx, as(input)) },
+  DescribeCACertificate: {
+    run: async (ctx, input) => {
+      const ca = await certificates.describeCACertificate(ctx, as(input))
+      return {
+        certificateDescription: present.caCertificateDescription(ctx.scope, ca),
+        ...(ca.registrationConfig === undefined ? {} : { registrationConfig: ca.registrationConfig }),
+      }
+    },
+  },
+  ListCACertificates: {
+    run: async (ctx, input) => {
+      const r = await certificates.listCACertificates(ctx, as(input))
+      return {
+        certificates: r.certificates.map((c) => present.caCertificateSummary(ctx.scope, c)),
+        ...optMarker(r.nextMarker),
+      }
+    },
+  },
+  UpdateCACertificate: {
+    run: async (ctx, input) => (await certificates.updateCACertificate(ctx, as(input)), {}),
+    resourceId: (input) => String(input['certificateId']),
+  },
+  DeleteCACertificate: {
+    run: async (ctx, input) => (await certificates.deleteCACertificate(ctx, as(input)), {}),
+    resourceId: (input) => String(input['certificateId']),
+  },
+  AttachThingPrincipal: {
+    run: async (ctx, input) => (await certificates.attachThingPrincipal(ctx, as(input)), {}),
+    resourceId: (input) => `${String(input['thingName'])}/${String(input['principal'])}`,
+  },
+  DetachThingPrincipal: {
+    run: async (ctx, input) => (await certificates.detachThingPrincipal(ctx, as(input)), {}),
+    resourceId: (input) => `${String(input['thingName'])}/${String(input['principal'])}`,
+  },
+  ListThingPrincipals: { run: (ctx, input) => certificates.listThingPrincipals(ctx, as(input)) },
+  ListPrincipalThings: { run: (ctx, input) => certificates.listPrincipalThings(ctx, as(input)) },
 }
 
 export const DATA_PLANE: Record<string, OperationHandler> = {
@@ -227,4 +305,8 @@ export const DATA_PLANE: Record<string, OperationHandler> = {
 
 function opt(nextToken: string | undefined): { nextToken?: string } {
   return nextToken === undefined ? {} : { nextToken }
+}
+
+function optMarker(nextMarker: string | undefined): { nextMarker?: string } {
+  return nextMarker === undefined ? {} : { nextMarker }
 }

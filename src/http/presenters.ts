@@ -10,6 +10,8 @@ import type { Execution, Job, Thing } from '../domain/records.js'
 import { approximateSecondsBeforeTimedOut, rolloutFinished } from '../domain/records.js'
 import { scheduleOf } from '../domain/job-schedule.js'
 import { nextWindowStarts } from '../domain/maintenance-windows.js'
+import type { CACertificate, Certificate } from '../domain/certificates.js'
+import { caCertificateArn, certificateArn } from '../domain/certificates.js'
 
 /** Control plane: seconds, fraction allowed. */
 export const cpTime = (ms: number): number => ms / 1000
@@ -224,5 +226,65 @@ export function jobTemplateSummary(scope: ArnScope, t: JobTemplate): object {
     jobTemplateId: t.jobTemplateId,
     description: t.description,
     createdAt: cpTime(t.createdAtMs),
+  }
+}
+
+// ---- the certificate registry [aws: iot certificates] ----
+
+/** [aws: DescribeCertificate] CertificateDescription. */
+export function certificateDescription(scope: ArnScope, c: Certificate): object {
+  return {
+    certificateArn: certificateArn(scope, c.certificateId),
+    certificateId: c.certificateId,
+    ...opt('caCertificateId', c.caCertificateId),
+    status: c.status,
+    certificatePem: c.certificatePem,
+    ownedBy: scope.accountId,
+    creationDate: cpTime(c.createdAtMs),
+    lastModifiedDate: cpTime(c.lastModifiedAtMs),
+    customerVersion: c.customerVersion,
+    transferData: {},
+    generationId: c.generationId,
+    validity: { notBefore: cpTime(c.notBeforeMs), notAfter: cpTime(c.notAfterMs) },
+    certificateMode: c.certificateMode,
+  }
+}
+
+/** [aws: ListCertificates] Certificate. */
+export function certificateSummary(scope: ArnScope, c: Certificate): object {
+  return {
+    certificateArn: certificateArn(scope, c.certificateId),
+    certificateId: c.certificateId,
+    status: c.status,
+    certificateMode: c.certificateMode,
+    creationDate: cpTime(c.createdAtMs),
+  }
+}
+
+/** [aws: DescribeCACertificate] CACertificateDescription. */
+export function caCertificateDescription(scope: ArnScope, c: CACertificate): object {
+  return {
+    certificateArn: caCertificateArn(scope, c.certificateId),
+    certificateId: c.certificateId,
+    status: c.status,
+    certificatePem: c.certificatePem,
+    ownedBy: scope.accountId,
+    creationDate: cpTime(c.createdAtMs),
+    autoRegistrationStatus: c.autoRegistrationStatus,
+    lastModifiedDate: cpTime(c.lastModifiedAtMs),
+    customerVersion: c.customerVersion,
+    generationId: c.generationId,
+    validity: { notBefore: cpTime(c.notBeforeMs), notAfter: cpTime(c.notAfterMs) },
+    certificateMode: c.certificateMode,
+  }
+}
+
+/** [aws: ListCACertificates] CACertificate. */
+export function caCertificateSummary(scope: ArnScope, c: CACertificate): object {
+  return {
+    certificateArn: caCertificateArn(scope, c.certificateId),
+    certificateId: c.certificateId,
+    status: c.status,
+    creationDate: cpTime(c.createdAtMs),
   }
 }

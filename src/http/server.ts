@@ -236,7 +236,7 @@ async function serveRequest(
   state.route = route
   const body = bodyRead ?? (await readBody(req))
   const query = new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '')
-  const input = bind(route.spec, found.params, query, body)
+  const input = bind(route.spec, found.params, query, req.headers, body)
   if (!route.spec.validate(input)) {
     const [first] = route.spec.validate.errors ?? []
     throw invalidRequest(
@@ -273,6 +273,7 @@ function bind(
   spec: OperationSpec,
   params: Record<string, string | undefined>,
   query: URLSearchParams,
+  headers: IncomingMessage['headers'],
   body: Buffer,
 ): Input {
   const input: Input = {}
@@ -284,6 +285,10 @@ function bind(
     } else if (m.location === 'querystring') {
       const value = query.get(m.wireName)
       if (value !== null) input[m.name] = scalar(m.wireName, m.type, value)
+    } else if (m.location === 'header') {
+      // e.g. AttachThingPrincipal's principal in `x-amzn-principal`; node lower-cases header names.
+      const value = headers[m.wireName.toLowerCase()]
+      if (typeof value === 'string') input[m.name] = scalar(m.wireName, m.type, value)
     } else {
       json ??= parseBody(body)
       const value = json[m.wireName]

@@ -393,8 +393,8 @@ export interface Store {
    */
   tickJobsDue(nowMs: number, batch: number): Promise<number>
   /**
-   * Removes every thing, group, job, execution, template and pending notification or event, as in a
-   * new data directory (the virtual clock's reset). [spec: test-clock#2]
+   * Removes every thing, group, job, execution, template, certificate, CA certificate and pending
+   * notification or event, as in a new data directory (the virtual clock's reset). [spec: test-clock#2]
    */
   reset(): Promise<void>
 
