@@ -56,14 +56,16 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: { globals: globals.node },
   },
-  boundary('domain', ['ports', 'app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
-  boundary('ports', ['app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
-  boundary('app', ['storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
-  boundary('storage', ['app', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
-  boundary('http', ['storage', 'mqtt', 'schedulers', 'cli', 'server']),
+  boundary('domain', ['ports', 'app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server', 'pki']),
+  boundary('ports', ['app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server', 'pki']),
+  boundary('app', ['storage', 'http', 'mqtt', 'schedulers', 'cli', 'server', 'pki']),
+  boundary('storage', ['app', 'http', 'mqtt', 'schedulers', 'cli', 'server', 'pki']),
+  boundary('http', ['storage', 'mqtt', 'schedulers', 'cli', 'server', 'pki']),
   boundary('aws-model', ['ports', 'app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
-  boundary('mqtt', ['storage', 'http', 'schedulers', 'cli', 'server']),
-  boundary('schedulers', ['storage', 'http', 'mqtt', 'cli', 'server']),
+  boundary('mqtt', ['storage', 'http', 'schedulers', 'cli', 'server', 'pki']),
+  boundary('schedulers', ['storage', 'http', 'mqtt', 'cli', 'server', 'pki']),
+  // X.509 and the local CA: an adapter behind ports/pki.ts, wired by server.ts.
+  boundary('pki', ['app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
   {
     files: ['test/**/*.ts', 'bench/**/*.ts', 'src/**/*.test.ts'],
     rules: {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { resolve } from 'node:path'
 import { pino } from 'pino'
 import type { Logger } from 'pino'
-import type { AppContext, AppSettings } from './app/context.js'
+import type { AppContext, AppSettings, CertificateRightsChange } from './app/context.js'
 import { DEFAULT_SETTINGS } from './app/context.js'
 import type { Clock } from './ports/clock.js'
 import { systemClock } from './ports/clock.js'
@@ -20,7 +20,8 @@ import { DeviceAuth, deviceAuthEnabled, isLoopback } from './mqtt/device-auth.js
 import type { Credentials } from './http/sigv4.js'
 import { SigV4Verifier } from './http/sigv4.js'
 import { EmbeddedBroker, MQTT_WEBSOCKET_PATH } from './mqtt/embedded-broker.js'
-import type { BrokerAuth } from './mqtt/embedded-broker.js'
+import type { BrokerAuth, BrokerListenError, BrokerTls } from './mqtt/embedded-broker.js'
+import { CertificateRecheck } from './schedulers/certificate-recheck.js'
 import type { BrokerLimits } from './mqtt/broker-limits.js'
 import { NotificationDispatcher } from './mqtt/notifications.js'
 import { EventDispatcher } from './mqtt/events.js'
@@ -36,6 +37,11 @@ export { DataDirError } from './storage/data-dir.js'
 import { PgStore } from './storage/postgres/pg-store.js'
 import type { PgStoreOptions } from './storage/postgres/pg-store.js'
 import type { Store } from './ports/store.js'
+import { DataDirPki } from './pki/local-ca.js'
+import type { ServerIdentity } from './pki/local-ca.js'
+import { certificateIdOfDer } from './pki/x509.js'
+import { readFileSync } from 'node:fs'
+import type { TLSSocket } from 'node:tls'
 
 export interface ServerConfig {
   readonly host: string
@@ -73,6 +79,21 @@ export interface ServerConfig {
   readonly database?: DatabaseConfig | undefined
   /** Timeouts and connection limits of the HTTP listeners (tests shorten them); default DEFAULT_HTTP_LIMITS. */
   readonly httpLimits?: Partial<HttpLimits> | undefined
+  /** Devices over TLS with X.509 client certificates (docs/tls.md); undefined: no TLS listeners. */
+  readonly tls?: TlsConfig | undefined
+}
+
+/** The TLS listeners for devices; each asks every client for a certificate. [docs/tls.md] */
+export interface TlsConfig {
+  /** MQTT over TLS on the embedded broker (AWS: 8883); 0 picks a free port; undefined: off. */
+  readonly mqttPort?: number | undefined
+  /** The device data plane over HTTPS (AWS: 8443); 0 picks a free port; undefined: off. */
+  readonly dataPlanePort?: number | undefined
+  /** The server's certificate chain and its key (PEM files); default: issued by the local CA. */
+  readonly certFile?: string | undefined
+  readonly keyFile?: string | undefined
+  /** When a port was not chosen by the user and is taken, listen on a free one and say so. */
+  readonly fallbackToFreePort?: boolean | undefined
 }
 
 /** How long a shutdown waits for requests under way before it closes their connections (`--shutdown-grace`). */
@@ -170,6 +191,12 @@ export interface RunningServer {
   readonly mqttAuth?: boolean
   /** The embedded broker, when MQTT is on and not external (tests read its stats). */
   readonly mqttBroker?: EmbeddedBroker
+  /** MQTT over TLS on the embedded broker (client certificates), when on. */
+  readonly mqttTlsUrl?: string
+  /** The device data plane over HTTPS (client certificates), when on. */
+  readonly dataPlaneTlsUrl?: string
+  /** The certificate authority devices trust for the TLS listeners, when they use the local CA. */
+  readonly tlsCaPath?: string
   /** How HTTP requests are authenticated, and with how many access keys. */
   readonly httpAuth: { readonly mode: 'sigv4' | 'none'; readonly keys: number }
   readonly context: AppContext
@@ -181,6 +208,8 @@ export interface RunningServer {
     readonly time: TimeDrivenWork
     readonly notifications?: NotificationDispatcher
     readonly events?: EventDispatcher
+    /** The re-check of connected certificates, when MQTT over TLS is on. */
+    readonly certificateRecheck?: CertificateRecheck
   }
   /**
    * Stops in order: the HTTP listeners take no more connections, answer the requests under way (with
@@ -248,7 +277,13 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // An advance of the virtual clock has no device waiting on its instants: larger batches, fewer commits.
     virtualClock === undefined ? {} : { timeoutBatch: VIRTUAL_TIMEOUT_BATCH },
   )
+  const pki = new DataDirPki(config.dataDir)
+  const onRightsRevoked: ((change: CertificateRightsChange) => void)[] = []
   const context: AppContext = {
+    pki,
+    certificateRightsRevoked: (change) => {
+      for (const close of onRightsRevoked) close(change)
+    },
     store,
     clock,
     scope: { region: config.region, accountId: config.accountId },
@@ -273,6 +308,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       logger,
       auth: verifier,
       nowMs: () => clock.nowMs(),
+      certificateIdentity: (certificateId, thingName) => store.certificateIdentity(certificateId, thingName),
     },
     models,
   )
@@ -292,6 +328,26 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       dataListener === undefined
         ? undefined
         : await listen(dataListener, config.host, config.dataPlanePort ?? 0, '--data-plane-port')
+    const tlsIdentity =
+      config.tls === undefined ? undefined : await serverIdentity(config.tls, pki, config.host, clock)
+    let dataTls: HttpListener | undefined
+    if (config.tls?.dataPlanePort !== undefined && tlsIdentity !== undefined) {
+      const listener = new HttpListener(handlers.dataPlaneTls, httpLimits, logger, tlsIdentity.identity)
+      listeners.push(listener)
+      dataTls = await listenOrFallBack(
+        listener,
+        config.host,
+        config.tls.dataPlanePort,
+        '--data-plane-tls-port',
+        config.tls.fallbackToFreePort === true,
+        notices,
+        'HTTPS data-plane',
+      )
+      // A certificate that lost its rights loses its keep-alive connections too (the next request is checked anyway).
+      onRightsRevoked.push(({ certificateId }) => {
+        listener.destroyConnections((socket) => socketCertificateId(socket) === certificateId)
+      })
+    }
     let mqtt:
       | {
           broker: MqttTransport
@@ -301,6 +357,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         }
       | undefined
     let embedded: EmbeddedBroker | undefined
+    let certificateRecheck: CertificateRecheck | undefined
     if (config.mqtt !== undefined) {
       let broker: MqttTransport
       if (config.mqtt.url === undefined) {
@@ -310,7 +367,35 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
               thingExists: (name: string) => store.thingExists(name),
             }
           : undefined
-        embedded = await startBroker(config.host, config.mqtt, notices, auth)
+        const brokerTls: BrokerTls | undefined =
+          config.tls?.mqttPort === undefined || tlsIdentity === undefined
+            ? undefined
+            : {
+                port: config.tls.mqttPort,
+                host: config.host,
+                key: tlsIdentity.identity.keyPem,
+                cert: tlsIdentity.identity.certPem,
+                certificateIdentity: (certificateId, clientId) =>
+                  store.certificateIdentity(certificateId, clientId),
+                logger,
+              }
+        embedded = await startBroker(
+          config.host,
+          config.mqtt,
+          notices,
+          auth,
+          brokerTls,
+          config.tls?.fallbackToFreePort === true,
+        )
+        if (brokerTls !== undefined) {
+          const broker = embedded
+          // A certificate that lost its rights on this node: its connections close now.
+          onRightsRevoked.push(({ certificateId, thingName }) => {
+            broker.disconnectCertificate(certificateId, thingName)
+          })
+          // Changes made on other nodes (PostgreSQL): the connected certificates are re-checked.
+          certificateRecheck = new CertificateRecheck(store, broker, logger)
+        }
         embedded.attachWebSocket(main.server, verifier)
         broker = embedded
       } else {
@@ -400,6 +485,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     return {
       url,
       dataPlaneUrl: data === undefined ? `${url}${DATA_PLANE_PREFIX}` : urlOf(config.host, data),
+      ...(dataTls === undefined ? {} : { dataPlaneTlsUrl: urlOf(config.host, dataTls, 'https') }),
+      ...(tlsIdentity?.caPath === undefined ? {} : { tlsCaPath: tlsIdentity.caPath }),
       ...(embedded === undefined
         ? {}
         : {
@@ -407,6 +494,11 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
             mqttWebSocketUrl: `${url.replace(/^http/, 'ws')}${MQTT_WEBSOCKET_PATH}`,
             mqttAuth: embedded.authenticates,
             mqttBroker: embedded,
+            ...(embedded.tlsPort === undefined
+              ? {}
+              : {
+                  mqttTlsUrl: `mqtts://${config.host.includes(':') ? `[${config.host}]` : config.host}:${embedded.tlsPort}`,
+                }),
           }),
       context,
       notices,
@@ -416,6 +508,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         time: timeWork,
         ...(mqtt === undefined ? {} : { notifications: mqtt.notifications }),
         ...(mqtt?.events === undefined ? {} : { events: mqtt.events }),
+        ...(certificateRecheck === undefined ? {} : { certificateRecheck }),
       },
       close: async (options = {}) => {
         const deadlineMs = performance.now() + (options.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)
@@ -427,6 +520,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
             'shutdown grace elapsed: requests under way left unanswered',
           )
         // No more writes of our own; whatever they leave is resumed at the next start.
+        await certificateRecheck?.stop()
         await timeWork.stop()
         await jobDeletion.stop()
         if (mqtt !== undefined) {
@@ -496,17 +590,38 @@ async function startBroker(
   config: MqttConfig,
   notices: string[],
   auth: BrokerAuth | undefined,
+  tls: BrokerTls | undefined,
+  tlsFallback: boolean,
 ): Promise<EmbeddedBroker> {
-  try {
-    return await EmbeddedBroker.start(host, config.port, auth, config.limits)
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error
-    if (config.fallbackToFreePort !== true) throw new PortInUseError(config.port, '--mqtt-port')
-    const broker = await EmbeddedBroker.start(host, 0, auth, config.limits)
-    notices.push(
-      `MQTT port ${config.port} is already in use (another MQTT broker?); the embedded broker listens on port ${broker.port} instead. Choose one with --mqtt-port.`,
-    )
-    return broker
+  let port = config.port
+  let tlsOptions = tls
+  const moved: { tcp?: number; tls?: number } = {}
+  // At most one retry per listener: a taken default port moves to a free one, with a notice.
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const broker = await EmbeddedBroker.start(host, port, auth, config.limits, tlsOptions)
+      if (moved.tcp !== undefined)
+        notices.push(
+          `MQTT port ${moved.tcp} is already in use (another MQTT broker?); the embedded broker listens on port ${broker.port} instead. Choose one with --mqtt-port.`,
+        )
+      if (moved.tls !== undefined)
+        notices.push(
+          `MQTT over TLS port ${moved.tls} is already in use; the embedded broker listens on port ${broker.tlsPort ?? 0} for it instead. Choose one with --mqtt-tls-port.`,
+        )
+      return broker
+    } catch (error) {
+      const failed = error as BrokerListenError
+      if (failed.code !== 'EADDRINUSE' || attempt >= 2) throw error
+      if (failed.listener === 'tls' && tlsOptions !== undefined) {
+        if (!tlsFallback) throw new PortInUseError(tlsOptions.port, '--mqtt-tls-port')
+        moved.tls = tlsOptions.port
+        tlsOptions = { ...tlsOptions, port: 0 }
+      } else {
+        if (config.fallbackToFreePort !== true) throw new PortInUseError(port, '--mqtt-port')
+        moved.tcp = port
+        port = 0
+      }
+    }
   }
 }
 
@@ -533,8 +648,75 @@ async function whenListenerClosed(listener: HttpListener, deadlineMs: number): P
   await listener.whenClosed()
 }
 
-function urlOf(host: string, listener: HttpListener): string {
+function urlOf(host: string, listener: HttpListener, scheme: 'http' | 'https' = 'http'): string {
   const { port } = listener.server.address() as AddressInfo
   const h = host.includes(':') ? `[${host}]` : host
-  return `http://${h}:${port}`
+  return `${scheme}://${h}:${port}`
+}
+
+/** A TLS file (`--tls-cert`, `--tls-key`) that cannot be read or does not hold what it should. */
+export class TlsConfigError extends Error {}
+
+/**
+ * The TLS listeners' certificate and key: the files given, or else a certificate for `host` and the
+ * loopback names from the local CA in `<data-dir>/tls/` (created on first use). [docs/tls.md]
+ */
+async function serverIdentity(
+  tls: TlsConfig,
+  pki: DataDirPki,
+  host: string,
+  clock: Clock,
+): Promise<{ identity: ServerIdentity; caPath?: string }> {
+  if (tls.certFile !== undefined || tls.keyFile !== undefined) {
+    if (tls.certFile === undefined || tls.keyFile === undefined)
+      throw new TlsConfigError('--tls-cert and --tls-key go together: give both, or neither')
+    return {
+      identity: {
+        certPem: readTlsFile(tls.certFile, '--tls-cert'),
+        keyPem: readTlsFile(tls.keyFile, '--tls-key'),
+      },
+    }
+  }
+  const ca = await pki.authority(clock.nowMs())
+  return { identity: await ca.serverIdentity([host], clock.nowMs()), caPath: ca.caPath }
+}
+
+function readTlsFile(path: string, flag: string): string {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw new TlsConfigError(`${flag} ${path}: ${(error as Error).message}`)
+  }
+  if (!text.includes('-----BEGIN ')) throw new TlsConfigError(`${flag} ${path}: not a PEM file`)
+  return text
+}
+
+/** The AWS certificate id of a TLS connection's client certificate, if it presented one. */
+function socketCertificateId(socket: unknown): string | undefined {
+  const raw = (socket as Partial<TLSSocket>).getPeerCertificate?.().raw as Buffer | undefined
+  return raw === undefined ? undefined : certificateIdOfDer(raw)
+}
+
+/** Listens on `port`; when it is taken and `fallback` allows, on a free port, with a notice. */
+async function listenOrFallBack(
+  listener: HttpListener,
+  host: string,
+  port: number,
+  flag: string,
+  fallback: boolean,
+  notices: string[],
+  what: string,
+): Promise<HttpListener> {
+  try {
+    return await listen(listener, host, port, flag)
+  } catch (error) {
+    if (!(error instanceof PortInUseError) || !fallback) throw error
+    await listener.listen(0, host)
+    const { port: free } = listener.server.address() as AddressInfo
+    notices.push(
+      `${what} port ${port} is already in use; listening on port ${free} instead. Choose one with ${flag}.`,
+    )
+    return listener
+  }
 }

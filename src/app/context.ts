@@ -2,6 +2,7 @@ import type { ArnScope } from '../domain/arns.js'
 import type { GroupLimits } from '../domain/thing-groups.js'
 import { DEFAULT_GROUP_LIMITS } from '../domain/thing-groups.js'
 import type { Clock } from '../ports/clock.js'
+import type { Pki } from '../ports/pki.js'
 import type { Store } from '../ports/store.js'
 
 /** Settings for behaviours the spec leaves open or calls configurable quotas. [spec: limits#4] */
@@ -45,6 +46,20 @@ export interface AppContext {
   readonly wake: (worker: 'jobDeletion') => void
   /** The time-driven work and the clock's mode. [spec: test-clock] */
   readonly time: TimeControl
+  /** X.509 parsing, signature checks and fleetjobs' own CA, for the certificate registry. */
+  readonly pki: Pki
+  /**
+   * Called after the commit that took rights from a certificate (deactivated, revoked, deleted, or
+   * detached from `thingName`): the device listeners close the live connections that used them.
+   */
+  readonly certificateRightsRevoked: (change: CertificateRightsChange) => void
+}
+
+/** Which rights a certificate lost: all of them, or only to act as one thing. */
+export interface CertificateRightsChange {
+  readonly certificateId: string
+  /** Set when only the attachment to this thing went (DetachThingPrincipal). */
+  readonly thingName?: string
 }
 
 /** What the use cases may ask of the time-driven work. */

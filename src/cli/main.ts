@@ -11,6 +11,7 @@ import {
   DatabaseUnavailableError,
   MissingCredentialsError,
   PortInUseError,
+  TlsConfigError,
   DEFAULT_CONFIG,
   DEFAULT_SHUTDOWN_GRACE_MS,
   startServer,
@@ -190,6 +191,33 @@ program
   .addOption(opt('--no-mqtt', 'do not start the embedded MQTT broker', 'NO_MQTT'))
   .addOption(
     opt(
+      '--mqtt-tls-port <port>',
+      'MQTT over TLS on the embedded broker, devices authenticated by X.509 client certificate (0: any free port)',
+      'MQTT_TLS_PORT',
+    )
+      .default(8883)
+      .argParser(port),
+  )
+  .addOption(
+    opt(
+      '--data-plane-tls-port <port>',
+      'the device data plane over HTTPS, devices authenticated by X.509 client certificate (0: any free port)',
+      'DATA_PLANE_TLS_PORT',
+    )
+      .default(8443)
+      .argParser(port),
+  )
+  .addOption(
+    opt(
+      '--tls-cert <file>',
+      "the TLS listeners' certificate chain, PEM (default: issued by the local CA in <data-dir>/tls/)",
+      'TLS_CERT',
+    ),
+  )
+  .addOption(opt('--tls-key <file>', "the TLS listeners' private key, PEM (with --tls-cert)", 'TLS_KEY'))
+  .addOption(opt('--no-tls', 'no TLS listeners for devices (MQTT on TLS, HTTPS data plane)', 'NO_TLS'))
+  .addOption(
+    opt(
       '--events <list>',
       'publish Jobs events to the broker: job, jobExecution or both, comma-separated (default: none)',
       'EVENTS',
@@ -260,6 +288,9 @@ program
   )
   .action(async (o: Record<string, unknown>, command: Command) => {
     const mqttPortChosen = command.getOptionValueSource('mqttPort') !== 'default'
+    const tlsPortsChosen =
+      command.getOptionValueSource('mqttTlsPort') !== 'default' ||
+      command.getOptionValueSource('dataPlaneTlsPort') !== 'default'
     try {
       const credentialsFile = o['credentialsFile'] as string | undefined
       const credentials =
@@ -299,6 +330,19 @@ program
                   ? {}
                   : { limits: { connectsPerSecond: o['mqttConnectRate'] as number } }),
               },
+        ...(o['tls'] === false
+          ? {}
+          : {
+              tls: {
+                ...(o['mqtt'] === false || o['mqttUrl'] !== undefined
+                  ? {}
+                  : { mqttPort: o['mqttTlsPort'] as number }),
+                dataPlanePort: o['dataPlaneTlsPort'] as number,
+                certFile: o['tlsCert'] as string | undefined,
+                keyFile: o['tlsKey'] as string | undefined,
+                fallbackToFreePort: !tlsPortsChosen,
+              },
+            }),
         ...(o['events'] === undefined ? {} : { events: o['events'] as EventsConfig }),
         ...(o['database'] === undefined
           ? {}
@@ -357,6 +401,18 @@ program
         )
       if (server.mqttWebSocketUrl !== undefined)
         console.log(`fleetjobs MQTT over WebSocket:                ${server.mqttWebSocketUrl}`)
+      if (server.mqttTlsUrl !== undefined)
+        console.log(`fleetjobs MQTT over TLS (client certificates): ${server.mqttTlsUrl}`)
+      if (server.dataPlaneTlsUrl !== undefined)
+        console.log(`fleetjobs device data plane over HTTPS (client certificates): ${server.dataPlaneTlsUrl}`)
+      if (server.tlsCaPath !== undefined)
+        console.log(
+          `fleetjobs TLS: devices trust the local CA ${server.tlsCaPath}; they authenticate with a certificate from CreateKeysAndCertificate (or registered), ACTIVE and attached to their thing, client id = thing name`,
+        )
+      else if (server.dataPlaneTlsUrl !== undefined || server.mqttTlsUrl !== undefined)
+        console.log(
+          `fleetjobs TLS: server certificate ${o['tlsCert'] as string}; devices authenticate with a registered ACTIVE certificate attached to their thing, client id = thing name`,
+        )
       const host = o['host'] as string
       console.log(
         server.httpAuth.mode === 'sigv4'
@@ -381,7 +437,8 @@ program
         error instanceof DataDirError ||
         error instanceof DatabaseUnavailableError ||
         error instanceof MissingCredentialsError ||
-        error instanceof CredentialsFileError
+        error instanceof CredentialsFileError ||
+        error instanceof TlsConfigError
       ) {
         console.error(`fleetjobs: ${error.message}`)
         process.exit(2)

@@ -4,7 +4,9 @@
  * keep-alive connections instead of serving them forever. [docs/decisions.md#limits-and-shutdown]
  */
 import { createServer } from 'node:http'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { Server as HttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type { Logger } from 'pino'
@@ -47,9 +49,19 @@ const DROP_LOG_INTERVAL_MS = 10_000
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
-/** One node:http server with its limits, and the HTTP connections it holds open. */
+/**
+ * HTTPS that asks every client for a certificate (the device data plane on TLS). The registry, not
+ * the TLS chain, decides whether it is good: certificates may be registered without their CA, so the
+ * handshake accepts any, and the request handler checks it (docs/tls.md).
+ */
+export interface ListenerTls {
+  readonly keyPem: string
+  readonly certPem: string
+}
+
+/** One node:http (or node:https) server with its limits, and the HTTP connections it holds open. */
 export class HttpListener {
-  readonly server: Server
+  readonly server: Server | HttpsServer
   /** Open HTTP connections (not those upgraded to a WebSocket) and their unfinished responses. */
   private readonly connections = new Map<Socket, Set<ServerResponse>>()
   /** Connections upgraded to a WebSocket, for `destroyAll`. */
@@ -60,27 +72,40 @@ export class HttpListener {
   private dropped = 0
   private lastDropLogMs = Number.NEGATIVE_INFINITY
 
-  constructor(handler: Handler, limits: HttpLimits, logger: Logger) {
-    this.server = createServer(
-      {
-        // node refuses a headers timeout longer than the request timeout; the request one bounds both.
-        headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
-        requestTimeout: limits.requestTimeoutMs,
-        connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
-        maxHeaderSize: limits.maxHeaderBytes,
-        // Small responses (and MQTT-over-WebSocket frames on the main port) leave at once instead of
-        // waiting for an ACK under Nagle's algorithm: node's default, stated so that it stays.
-        noDelay: true,
-      },
-      (req, res) => {
-        this.track(req, res)
-        handler(req, res)
-      },
-    )
+  constructor(handler: Handler, limits: HttpLimits, logger: Logger, tls?: ListenerTls) {
+    const options: ServerOptions = {
+      // node refuses a headers timeout longer than the request timeout; the request one bounds both.
+      headersTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: limits.timeoutCheckIntervalMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // Small responses (and MQTT-over-WebSocket frames on the main port) leave at once instead of
+      // waiting for an ACK under Nagle's algorithm: node's default, stated so that it stays.
+      noDelay: true,
+    }
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+      this.track(req, res)
+      handler(req, res)
+    }
+    this.server =
+      tls === undefined
+        ? createServer(options, onRequest)
+        : createHttpsServer(
+            {
+              ...options,
+              key: tls.keyPem,
+              cert: tls.certPem,
+              requestCert: true,
+              rejectUnauthorized: false,
+              handshakeTimeout: Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs),
+            },
+            onRequest,
+          )
     this.server.keepAliveTimeout = limits.keepAliveTimeoutMs
     this.server.maxConnections = limits.maxConnections
     this.closed = new Promise((resolve) => this.server.once('close', resolve))
-    this.server.on('connection', (socket: Socket) => {
+    // Over TLS the requests' socket is the TLS one, which exists once the handshake is done.
+    this.server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
       socket.setNoDelay(true)
       this.connections.set(socket, new Set())
       socket.once('close', () => this.forget(socket))
@@ -156,6 +181,17 @@ export class HttpListener {
   destroyAll(): void {
     this.server.closeAllConnections()
     for (const socket of this.upgraded) socket.destroy()
+  }
+
+  /** Closes at once the open connections `doomed` picks (a revoked client certificate's). */
+  destroyConnections(doomed: (socket: Socket) => boolean): number {
+    let n = 0
+    for (const socket of this.connections.keys()) {
+      if (!doomed(socket)) continue
+      socket.destroy()
+      n += 1
+    }
+    return n
   }
 
   private track(req: IncomingMessage, res: ServerResponse): void {

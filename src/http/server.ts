@@ -6,8 +6,9 @@
  */
 import FindMyWay from 'find-my-way'
 import type { HTTPVersion, Instance } from 'find-my-way'
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
 import type { AppContext } from '../app/context.js'
 import { ServiceError, invalidRequest } from '../domain/errors.js'
@@ -54,7 +55,18 @@ export interface HttpOptions {
   readonly nowMs?: (() => number) | undefined
   readonly rateLimit?: { readonly controlPlane?: RateLimit; readonly dataPlane?: RateLimit } | undefined
   readonly logger: Logger
+  /**
+   * Whom a client certificate may act for, on the data plane over TLS: `ok`, or why not. The store
+   * answers (Store.certificateIdentity); docs/tls.md.
+   */
+  readonly certificateIdentity?: CertificateIdentityCheck | undefined
 }
+
+/** `ok` when the certificate is registered, ACTIVE and attached to the thing; otherwise the reason. */
+export type CertificateIdentityCheck = (
+  certificateId: string,
+  thingName: string,
+) => Promise<'ok' | 'unknown' | 'inactive' | 'revoked' | 'not-attached' | 'no-thing'>
 
 interface Route {
   readonly spec: OperationSpec
@@ -68,6 +80,8 @@ export interface RequestHandlers {
   readonly main: (req: IncomingMessage, res: ServerResponse) => void
   /** Handler of the data-plane listener. */
   readonly dataPlane: (req: IncomingMessage, res: ServerResponse) => void
+  /** Handler of the data plane over TLS: the client certificate, not SigV4, says who is calling. */
+  readonly dataPlaneTls: (req: IncomingMessage, res: ServerResponse) => void
 }
 
 /** The AWS models of every operation served over HTTP (the MQTT side validates with the same ones). */
@@ -98,9 +112,15 @@ export function createRequestHandlers(
   if (options.rateLimit?.dataPlane !== undefined)
     throttles.dataPlane = new Throttle(options.rateLimit.dataPlane, clock)
 
-  const handle = (req: IncomingMessage, res: ServerResponse, plane: Plane, path: string): void => {
+  const handle = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    plane: Plane,
+    path: string,
+    certificate?: PeerCertificate,
+  ): void => {
     const requestId = randomUUID()
-    const ctxForRequest = { plane, requestId, route: undefined as Route | undefined }
+    const ctxForRequest: RequestState = { plane, requestId, route: undefined, certificate }
     serve(ctx, models, routers, throttles, options, req, res, path, ctxForRequest).catch((error: unknown) => {
       respondError(models, options, res, ctxForRequest, error)
     })
@@ -133,6 +153,57 @@ export function createRequestHandlers(
       const path = url.startsWith(`${DATA_PLANE_PREFIX}/`) ? url.slice(DATA_PLANE_PREFIX.length) : url
       handle(req, res, 'dataPlane', path)
     },
+    dataPlaneTls: (req, res) => {
+      const url = req.url ?? '/'
+      const path = url.startsWith(`${DATA_PLANE_PREFIX}/`) ? url.slice(DATA_PLANE_PREFIX.length) : url
+      handle(req, res, 'dataPlane', path, peerCertificate(req))
+    },
+  }
+}
+
+/** The client certificate of a TLS request: its AWS certificate id, or `null` when none was presented. */
+type PeerCertificate = { readonly certificateId: string } | null
+
+function peerCertificate(req: IncomingMessage): PeerCertificate {
+  const raw = (req.socket as TLSSocket).getPeerCertificate().raw as Buffer | undefined
+  // AWS's certificate id: the SHA-256 of the DER certificate. [aws: CertificateDescription]
+  return raw === undefined ? null : { certificateId: createHash('sha256').update(raw).digest('hex') }
+}
+
+/**
+ * A data-plane request over TLS may act only for a thing its certificate is attached to (AWS's usual
+ * `iot:Connection.Thing.IsAttached` policy): an unusable certificate is CertificateValidationException,
+ * another thing's resources AccessDeniedException. [docs/tls.md]
+ */
+async function checkCertificate(
+  options: HttpOptions,
+  certificate: PeerCertificate,
+  thingName: string,
+): Promise<void> {
+  if (certificate === null)
+    throw new ServiceError('CertificateValidationException', 'no client certificate was presented')
+  const check = options.certificateIdentity
+  const verdict = check === undefined ? 'unknown' : await check(certificate.certificateId, thingName)
+  switch (verdict) {
+    case 'ok':
+      return
+    case 'unknown':
+      throw new ServiceError(
+        'CertificateValidationException',
+        `the client certificate ${certificate.certificateId} is not registered`,
+      )
+    case 'inactive':
+    case 'revoked':
+      throw new ServiceError(
+        'CertificateValidationException',
+        `the client certificate ${certificate.certificateId} is ${verdict.toUpperCase()}`,
+      )
+    case 'not-attached':
+    case 'no-thing':
+      throw new ServiceError(
+        'AccessDeniedException',
+        `the client certificate ${certificate.certificateId} is not attached to thing ${thingName}`,
+      )
   }
 }
 
@@ -169,6 +240,8 @@ interface RequestState {
   readonly plane: Plane
   readonly requestId: string
   route: Route | undefined
+  /** Set on the data plane over TLS: the caller's certificate (null: none presented). */
+  readonly certificate?: PeerCertificate | undefined
 }
 
 async function serve(
@@ -182,7 +255,8 @@ async function serve(
   rawPath: string,
   state: RequestState,
 ): Promise<void> {
-  if (options.auth !== undefined) {
+  // Over TLS the client certificate is the credential (checked against the thing once routed).
+  if (options.auth !== undefined && state.certificate === undefined) {
     // AWS refuses an unsigned or badly signed request before it looks at the operation.
     const body = await readBody(req)
     await authenticate(options.auth, req, body, state.plane)
@@ -243,6 +317,8 @@ async function serveRequest(
       first === undefined ? 'request is invalid' : describeValidationError(first, models.patternSource),
     )
   }
+  if (state.certificate !== undefined)
+    await checkCertificate(options, state.certificate, String(input['thingName']))
   // [spec: delete-job-execution#2] the rate limit comes after validation: a malformed request is
   // InvalidRequestException whatever the bucket holds.
   const throttle = throttles[state.plane]
