@@ -144,7 +144,7 @@ export async function createKeysAndCertificate(
   ctx: AppContext,
   input: { setAsActive?: boolean | undefined },
 ): Promise<CreateKeysAndCertificateOutput> {
-  const issued = await ctx.pki.createKeysAndCertificate(ctx.clock.nowMs())
+  const issued = await ctx.pki.createKeysAndCertificate()
   const status = input.setAsActive === true ? 'ACTIVE' : 'INACTIVE'
   // Certificates AWS issues carry no caCertificateId and are in DEFAULT mode. [aws: DescribeCertificate]
   const ids = await store(ctx, newCertificate(issued.certificate, status, 'DEFAULT', stamp(ctx)))

@@ -32,12 +32,14 @@ describe('the local certificate authority', () => {
 
   it('issues device certificates as CreateKeysAndCertificate does: RSA-2048, until 2049, id = SHA-256 of DER', async () => {
     const ca = await LocalCa.open(tempDir(), NOW)
-    const issued = await ca.createKeysAndCertificate(NOW)
+    const issued = await ca.createKeysAndCertificate()
     const node = new X509Certificate(issued.certificate.pem)
     assert.equal(issued.certificate.certificateId, createHash('sha256').update(node.raw).digest('hex'))
     assert.match(issued.certificate.certificateId, /^[0-9a-f]{64}$/)
     assert.equal(node.subject, 'CN=AWS IoT Certificate')
     assert.equal(new Date(node.validTo).toISOString(), '2049-12-31T23:59:59.000Z')
+    // From the machine's clock (a minute early), whatever the service clock says.
+    assert.ok(Math.abs(Date.parse(node.validFrom) - (Date.now() - 60_000)) < 5 * 60_000)
     assert.equal(node.publicKey.asymmetricKeyDetails?.modulusLength, 2048)
     assert.equal(
       node.checkPrivateKey(await import('node:crypto').then((c) => c.createPrivateKey(issued.privateKeyPem))),
@@ -51,7 +53,7 @@ describe('the local certificate authority', () => {
 
   it('refuses to parse anything but exactly one certificate', async () => {
     const ca = await LocalCa.open(tempDir(), NOW)
-    const { certificate, privateKeyPem } = await ca.createKeysAndCertificate(NOW)
+    const { certificate, privateKeyPem } = await ca.createKeysAndCertificate()
     assert.equal(ca.parse(''), undefined)
     assert.equal(ca.parse('not a certificate'), undefined)
     assert.equal(ca.parse(privateKeyPem), undefined)

@@ -3,7 +3,8 @@
  * `ca.key` with mode 0600), it issues the certificates of CreateKeysAndCertificate and the server
  * certificate of the TLS listeners (`server.pem`/`server.key`, for localhost, 127.0.0.1, ::1 and the
  * `--host` name, renewed when the names change or it nears its end). docs/tls.md says how devices
- * trust it and how several nodes share it.
+ * trust it and how several nodes share it. Validity periods follow the machine's clock, never a virtual
+ * one: TLS peers check them against their own clocks.
  */
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
@@ -93,7 +94,8 @@ export class LocalCa implements Pki {
     return isSignedBy(certPem, issuerPem)
   }
 
-  async createKeysAndCertificate(nowMs: number): Promise<IssuedCertificate> {
+  async createKeysAndCertificate(): Promise<IssuedCertificate> {
+    const nowMs = Date.now()
     const keys = await generateKeys()
     const cert = await issueLeaf(this.signer, {
       subject: DEVICE_CERT_SUBJECT,
@@ -189,7 +191,7 @@ export class DataDirPki implements Pki {
     return isSignedBy(certPem, issuerPem)
   }
 
-  async createKeysAndCertificate(nowMs: number): Promise<IssuedCertificate> {
-    return (await this.authority(nowMs)).createKeysAndCertificate(nowMs)
+  async createKeysAndCertificate(): Promise<IssuedCertificate> {
+    return (await this.authority(Date.now())).createKeysAndCertificate()
   }
 }

@@ -34,8 +34,9 @@ export interface Pki {
   /** Whether `certPem` names `issuerPem`'s subject as its issuer and carries a valid signature by its key. */
   isSignedBy(certPem: string, issuerPem: string): Promise<boolean>
   /**
-   * A new RSA-2048 key pair and a device certificate for it, issued by fleetjobs' own CA, valid from
-   * `nowMs` (less a minute for clock skew) until 2049-12-31T23:59:59Z, as AWS's. [aws: CreateKeysAndCertificate]
+   * A new RSA-2048 key pair and a device certificate for it, issued by fleetjobs' own CA, valid from now
+   * (less a minute for clock skew) until 2049-12-31T23:59:59Z, as AWS's. "Now" is the machine's clock,
+   * not a virtual one: TLS peers check validity against their own clocks. [aws: CreateKeysAndCertificate]
    */
-  createKeysAndCertificate(nowMs: number): Promise<IssuedCertificate>
+  createKeysAndCertificate(): Promise<IssuedCertificate>
 }

@@ -5,14 +5,21 @@
  * MQTT 5 client and on an MQTT 3.1.1 connection, with its notification streams and its modeled errors.
  * Each works a job through from start to end as the SDK's own samples do. Every native client is
  * stopped and closed, or node would not exit; the request/response client runs in a child process
- * (test/mqtt/sdk-device.ts says why). [spec: jobs-device-api#2] [spec: jobs-device-api#4]
+ * (test/mqtt/sdk-device.ts says why). Each also over mutual TLS with a certificate from CreateKeysAndCertificate
+ * attached to the thing, as a fleet provisions its devices for AWS IoT. [spec: jobs-device-api#2] [spec: jobs-device-api#4]
  * [docs: mqtt.md#mqtt-5]
  */
-import { io, iotjobs, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2'
+import {
+  AttachThingPrincipalCommand,
+  CreateKeysAndCertificateCommand,
+  UpdateCertificateCommand,
+} from '@aws-sdk/client-iot'
+import { io, iot, iotjobs, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2'
 import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
 import v8 from 'node:v8'
@@ -33,12 +40,41 @@ const SDK_DEVICE = fileURLToPath(new URL('./sdk-device.ts', import.meta.url))
 let h: Harness
 let auth: DeviceAuth
 let port: number
+let tlsPort: number
+let ca: string
 const clock = new ManualClock()
 
+/** A device's credentials for mutual TLS: a certificate and key, and the CA it trusts. */
+type MtlsCredentials = { readonly ca: string; readonly cert: string; readonly key: string }
+/** How a device connects: over TCP with its device token, or over TLS with its certificate. */
+type Transport = 'TCP with a device token' | 'mutual TLS'
+const TRANSPORTS: readonly Transport[] = ['TCP with a device token', 'mutual TLS']
+
+/**
+ * A certificate from CreateKeysAndCertificate, ACTIVE and attached to `thingName` (when given), as a
+ * fleet's operator provisions a device. [docs/tls.md]
+ */
+async function provision(thingName?: string): Promise<MtlsCredentials & { certificateId: string }> {
+  const out = await h.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))
+  if (thingName !== undefined)
+    await h.iot.send(new AttachThingPrincipalCommand({ thingName, principal: out.certificateArn }))
+  return {
+    ca,
+    cert: out.certificatePem ?? '',
+    key: out.keyPair?.PrivateKey ?? '',
+    certificateId: out.certificateId ?? '',
+  }
+}
+
+/** The host name a TLS device connects to: the one the server certificate names. */
+const TLS_HOST = 'localhost'
+
 before(async () => {
-  h = await startHarness({ clock, mqtt: { port: 0, auth: 'on' } })
+  h = await startHarness({ clock, mqtt: { port: 0, auth: 'on' }, tls: { mqttPort: 0 } })
   auth = DeviceAuth.load(h.dataDir)
   port = Number(new URL(mqttUrlOf(h)).port)
+  tlsPort = Number(new URL(h.server.mqttTlsUrl ?? '').port)
+  ca = readFileSync(h.server.tlsCaPath ?? '', 'utf8')
 })
 after(async () => {
   await h?.close()
@@ -72,35 +108,59 @@ function within<T>(what: string, work: Promise<T>): Promise<T> {
  * An MQTT 3.1.1 connection as the SDK's samples open it, without TLS: client id and username are the
  * thing name (the SDK appends its metrics to the username), the password its device token.
  */
-async function connect311(thingName: string): Promise<mqtt.MqttClientConnection> {
-  const connection = new mqtt.MqttClient().new_connection({
-    client_id: thingName,
-    host_name: '127.0.0.1',
-    port,
-    use_websocket: false,
-    clean_session: true,
-    keep_alive: 30,
-    socket_options: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.IPV4, WAIT_MS),
-    username: thingName,
-    password: auth.tokenFor(thingName),
-  })
+async function connect311(thingName: string, tls?: MtlsCredentials): Promise<mqtt.MqttClientConnection> {
+  const connection = new mqtt.MqttClient().new_connection(
+    tls === undefined
+      ? {
+          client_id: thingName,
+          host_name: '127.0.0.1',
+          port,
+          use_websocket: false,
+          clean_session: true,
+          keep_alive: 30,
+          socket_options: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.IPV4, WAIT_MS),
+          username: thingName,
+          password: auth.tokenFor(thingName),
+        }
+      : // As the SDK's samples connect to AWS IoT with a certificate.
+        iot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder(tls.cert, tls.key)
+          .with_certificate_authority(tls.ca)
+          .with_endpoint(TLS_HOST)
+          .with_port(tlsPort)
+          .with_client_id(thingName)
+          .with_clean_session(true)
+          .build(),
+  )
   await within('CONNACK', connection.connect())
   return connection
 }
 
 /** An MQTT 5 client, started; resolves once connected, or rejects with the CONNACK reason code. */
-async function start5(thingName: string, password = auth.tokenFor(thingName)): Promise<mqtt5.Mqtt5Client> {
-  const client = new mqtt5.Mqtt5Client({
-    hostName: '127.0.0.1',
-    port,
-    sessionBehavior: mqtt5.ClientSessionBehavior.Clean,
-    connectProperties: {
-      clientId: thingName,
-      keepAliveIntervalSeconds: 30,
-      username: thingName,
-      password: Buffer.from(password),
-    },
-  })
+async function start5(
+  thingName: string,
+  password = auth.tokenFor(thingName),
+  tls?: MtlsCredentials,
+): Promise<mqtt5.Mqtt5Client> {
+  const client = new mqtt5.Mqtt5Client(
+    tls === undefined
+      ? {
+          hostName: '127.0.0.1',
+          port,
+          sessionBehavior: mqtt5.ClientSessionBehavior.Clean,
+          connectProperties: {
+            clientId: thingName,
+            keepAliveIntervalSeconds: 30,
+            username: thingName,
+            password: Buffer.from(password),
+          },
+        }
+      : iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory(TLS_HOST, tls.cert, tls.key)
+          .withCertificateAuthority(tls.ca)
+          .withPort(tlsPort)
+          .withSessionBehavior(mqtt5.ClientSessionBehavior.Clean)
+          .withConnectProperties({ clientId: thingName, keepAliveIntervalSeconds: 30 })
+          .build(),
+  )
   const connected = once(client, mqtt5.Mqtt5Client.CONNECTION_SUCCESS)
   const failed = once(client, mqtt5.Mqtt5Client.CONNECTION_FAILURE)
   client.start()
@@ -153,7 +213,7 @@ class SdkDevice {
   }
 
   /** Starts the child and connects its SDK client (MQTT 5, or a 3.1.1 connection) as `thingName`. */
-  static async connect(protocol: 5 | 3.1, thingName: string): Promise<SdkDevice> {
+  static async connect(protocol: 5 | 3.1, thingName: string, tls?: MtlsCredentials): Promise<SdkDevice> {
     const child = fork(SDK_DEVICE, [], {
       execArgv: ['--import', 'tsx'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -165,11 +225,12 @@ class SdkDevice {
       await device.send({
         op: 'connect',
         protocol,
-        port,
+        port: tls === undefined ? port : tlsPort,
         clientId: thingName,
         username: thingName,
         password: auth.tokenFor(thingName),
         operationTimeoutSeconds: WAIT_MS / 1000,
+        tls,
       })
     } catch (error) {
       await device.kill()
@@ -248,132 +309,136 @@ class SdkDevice {
   }
 }
 
-describe('IotJobsClient (classic) on an MQTT 3.1.1 connection', () => {
-  it('notify-next, get pending, start-next, update to SUCCEEDED, describe; a stale expectedVersion is VersionMismatch', async () => {
-    const thingName = await createThing(h)
-    const connection = await connect311(thingName)
-    try {
-      const jobs = new iotjobs.IotJobsClient(connection)
-      const QOS = mqtt.QoS.AtLeastOnce
-      /** Subscribes to an operation's two reply topics, then publishes it; settles with the reply. */
-      const call = async <A, R>(
-        subscribe: (
-          onAccepted: (error?: iotjobs.IotJobsError, response?: A) => void,
-          onRejected: (error?: iotjobs.IotJobsError, response?: R) => void,
-        ) => Promise<unknown>[],
-        publish: () => Promise<unknown>,
-      ): Promise<{ accepted?: A; rejected?: R }> => {
-        let settle!: (outcome: { accepted?: A; rejected?: R }) => void
-        const outcome = new Promise<{ accepted?: A; rejected?: R }>((resolve) => (settle = resolve))
-        await Promise.all(
-          subscribe(
-            (error, accepted) =>
-              settle(error === undefined ? { accepted: accepted as A } : { rejected: error as R }),
-            (error, rejected) =>
-              settle(error === undefined ? { rejected: rejected as R } : { rejected: error as R }),
-          ),
+for (const transport of TRANSPORTS)
+  describe(`IotJobsClient (classic) on an MQTT 3.1.1 connection, ${transport}`, () => {
+    it('notify-next, get pending, start-next, update to SUCCEEDED, describe; a stale expectedVersion is VersionMismatch', async () => {
+      const thingName = await createThing(h)
+      const connection = await connect311(
+        thingName,
+        transport === 'mutual TLS' ? await provision(thingName) : undefined,
+      )
+      try {
+        const jobs = new iotjobs.IotJobsClient(connection)
+        const QOS = mqtt.QoS.AtLeastOnce
+        /** Subscribes to an operation's two reply topics, then publishes it; settles with the reply. */
+        const call = async <A, R>(
+          subscribe: (
+            onAccepted: (error?: iotjobs.IotJobsError, response?: A) => void,
+            onRejected: (error?: iotjobs.IotJobsError, response?: R) => void,
+          ) => Promise<unknown>[],
+          publish: () => Promise<unknown>,
+        ): Promise<{ accepted?: A; rejected?: R }> => {
+          let settle!: (outcome: { accepted?: A; rejected?: R }) => void
+          const outcome = new Promise<{ accepted?: A; rejected?: R }>((resolve) => (settle = resolve))
+          await Promise.all(
+            subscribe(
+              (error, accepted) =>
+                settle(error === undefined ? { accepted: accepted as A } : { rejected: error as R }),
+              (error, rejected) =>
+                settle(error === undefined ? { rejected: rejected as R } : { rejected: error as R }),
+            ),
+          )
+          await publish()
+          return within('the reply', outcome)
+        }
+
+        const next: iotjobs.model.NextJobExecutionChangedEvent[] = []
+        await jobs.subscribeToNextJobExecutionChangedEvents({ thingName }, QOS, (error, event) => {
+          if (error === undefined && event !== undefined) next.push(event)
+        })
+        const jobId = await createJob(h, [thingName])
+        await within(
+          'notify-next',
+          (async () => {
+            while (next.length === 0) await new Promise((r) => setTimeout(r, 20))
+          })(),
         )
-        await publish()
-        return within('the reply', outcome)
-      }
+        assert.equal(next[0]?.execution?.jobId, jobId)
+        assert.deepEqual(next[0]?.execution?.jobDocument, JSON.parse(DOCUMENT))
 
-      const next: iotjobs.model.NextJobExecutionChangedEvent[] = []
-      await jobs.subscribeToNextJobExecutionChangedEvents({ thingName }, QOS, (error, event) => {
-        if (error === undefined && event !== undefined) next.push(event)
-      })
-      const jobId = await createJob(h, [thingName])
-      await within(
-        'notify-next',
-        (async () => {
-          while (next.length === 0) await new Promise((r) => setTimeout(r, 20))
-        })(),
-      )
-      assert.equal(next[0]?.execution?.jobId, jobId)
-      assert.deepEqual(next[0]?.execution?.jobDocument, JSON.parse(DOCUMENT))
+        const pending = await call<
+          iotjobs.model.GetPendingJobExecutionsResponse,
+          iotjobs.model.RejectedErrorResponse
+        >(
+          (ok, no) => [
+            jobs.subscribeToGetPendingJobExecutionsAccepted({ thingName }, QOS, ok),
+            jobs.subscribeToGetPendingJobExecutionsRejected({ thingName }, QOS, no),
+          ],
+          () => jobs.publishGetPendingJobExecutions({ thingName, clientToken: 'get-1' }, QOS),
+        )
+        assert.deepEqual(
+          pending.accepted?.queuedJobs?.map((j) => j.jobId),
+          [jobId],
+        )
+        assert.equal(pending.accepted?.clientToken, 'get-1')
 
-      const pending = await call<
-        iotjobs.model.GetPendingJobExecutionsResponse,
-        iotjobs.model.RejectedErrorResponse
-      >(
-        (ok, no) => [
-          jobs.subscribeToGetPendingJobExecutionsAccepted({ thingName }, QOS, ok),
-          jobs.subscribeToGetPendingJobExecutionsRejected({ thingName }, QOS, no),
-        ],
-        () => jobs.publishGetPendingJobExecutions({ thingName, clientToken: 'get-1' }, QOS),
-      )
-      assert.deepEqual(
-        pending.accepted?.queuedJobs?.map((j) => j.jobId),
-        [jobId],
-      )
-      assert.equal(pending.accepted?.clientToken, 'get-1')
+        const started = await call<
+          iotjobs.model.StartNextJobExecutionResponse,
+          iotjobs.model.RejectedErrorResponse
+        >(
+          (ok, no) => [
+            jobs.subscribeToStartNextPendingJobExecutionAccepted({ thingName }, QOS, ok),
+            jobs.subscribeToStartNextPendingJobExecutionRejected({ thingName }, QOS, no),
+          ],
+          () =>
+            jobs.publishStartNextPendingJobExecution(
+              { thingName, clientToken: 'start-1', statusDetails: { step: 'download' } },
+              QOS,
+            ),
+        )
+        assert.equal(started.accepted?.execution?.jobId, jobId)
+        assert.equal(started.accepted?.execution?.status, JobStatus.IN_PROGRESS)
+        assert.equal(started.accepted?.execution?.versionNumber, 2)
 
-      const started = await call<
-        iotjobs.model.StartNextJobExecutionResponse,
-        iotjobs.model.RejectedErrorResponse
-      >(
-        (ok, no) => [
-          jobs.subscribeToStartNextPendingJobExecutionAccepted({ thingName }, QOS, ok),
-          jobs.subscribeToStartNextPendingJobExecutionRejected({ thingName }, QOS, no),
-        ],
-        () =>
-          jobs.publishStartNextPendingJobExecution(
-            { thingName, clientToken: 'start-1', statusDetails: { step: 'download' } },
+        const updates = (
+          ok: (e?: iotjobs.IotJobsError, r?: iotjobs.model.UpdateJobExecutionResponse) => void,
+          no: (e?: iotjobs.IotJobsError, r?: iotjobs.model.RejectedErrorResponse) => void,
+        ) => [
+          jobs.subscribeToUpdateJobExecutionAccepted({ thingName, jobId }, QOS, ok),
+          jobs.subscribeToUpdateJobExecutionRejected({ thingName, jobId }, QOS, no),
+        ]
+        const stale = await call(updates, () =>
+          jobs.publishUpdateJobExecution(
+            { thingName, jobId, status: JobStatus.SUCCEEDED, expectedVersion: 1, clientToken: 'stale' },
             QOS,
           ),
-      )
-      assert.equal(started.accepted?.execution?.jobId, jobId)
-      assert.equal(started.accepted?.execution?.status, JobStatus.IN_PROGRESS)
-      assert.equal(started.accepted?.execution?.versionNumber, 2)
+        )
+        assert.equal(stale.rejected?.code, RejectedErrorCode.VERSION_MISMATCH)
+        assert.equal(stale.rejected?.executionState?.versionNumber, 2)
 
-      const updates = (
-        ok: (e?: iotjobs.IotJobsError, r?: iotjobs.model.UpdateJobExecutionResponse) => void,
-        no: (e?: iotjobs.IotJobsError, r?: iotjobs.model.RejectedErrorResponse) => void,
-      ) => [
-        jobs.subscribeToUpdateJobExecutionAccepted({ thingName, jobId }, QOS, ok),
-        jobs.subscribeToUpdateJobExecutionRejected({ thingName, jobId }, QOS, no),
-      ]
-      const stale = await call(updates, () =>
-        jobs.publishUpdateJobExecution(
-          { thingName, jobId, status: JobStatus.SUCCEEDED, expectedVersion: 1, clientToken: 'stale' },
-          QOS,
-        ),
-      )
-      assert.equal(stale.rejected?.code, RejectedErrorCode.VERSION_MISMATCH)
-      assert.equal(stale.rejected?.executionState?.versionNumber, 2)
+        const done = await call(updates, () =>
+          jobs.publishUpdateJobExecution(
+            {
+              thingName,
+              jobId,
+              status: JobStatus.SUCCEEDED,
+              expectedVersion: 2,
+              includeJobExecutionState: true,
+              clientToken: 'done',
+            },
+            QOS,
+          ),
+        )
+        assert.equal(done.accepted?.executionState?.status, JobStatus.SUCCEEDED)
+        assert.equal(done.accepted?.executionState?.versionNumber, 3)
 
-      const done = await call(updates, () =>
-        jobs.publishUpdateJobExecution(
-          {
-            thingName,
-            jobId,
-            status: JobStatus.SUCCEEDED,
-            expectedVersion: 2,
-            includeJobExecutionState: true,
-            clientToken: 'done',
-          },
-          QOS,
-        ),
-      )
-      assert.equal(done.accepted?.executionState?.status, JobStatus.SUCCEEDED)
-      assert.equal(done.accepted?.executionState?.versionNumber, 3)
-
-      const described = await call<
-        iotjobs.model.DescribeJobExecutionResponse,
-        iotjobs.model.RejectedErrorResponse
-      >(
-        (ok, no) => [
-          jobs.subscribeToDescribeJobExecutionAccepted({ thingName, jobId }, QOS, ok),
-          jobs.subscribeToDescribeJobExecutionRejected({ thingName, jobId }, QOS, no),
-        ],
-        () => jobs.publishDescribeJobExecution({ thingName, jobId, clientToken: 'describe' }, QOS),
-      )
-      assert.equal(described.accepted?.execution?.status, JobStatus.SUCCEEDED)
-      assert.deepEqual(described.accepted?.execution?.jobDocument, JSON.parse(DOCUMENT))
-    } finally {
-      await connection.disconnect()
-    }
+        const described = await call<
+          iotjobs.model.DescribeJobExecutionResponse,
+          iotjobs.model.RejectedErrorResponse
+        >(
+          (ok, no) => [
+            jobs.subscribeToDescribeJobExecutionAccepted({ thingName, jobId }, QOS, ok),
+            jobs.subscribeToDescribeJobExecutionRejected({ thingName, jobId }, QOS, no),
+          ],
+          () => jobs.publishDescribeJobExecution({ thingName, jobId, clientToken: 'describe' }, QOS),
+        )
+        assert.equal(described.accepted?.execution?.status, JobStatus.SUCCEEDED)
+        assert.deepEqual(described.accepted?.execution?.jobDocument, JSON.parse(DOCUMENT))
+      } finally {
+        await connection.disconnect()
+      }
+    })
   })
-})
 
 /** The request/response client's job round, on the transport it was connected with. */
 async function v2Round(device: SdkDevice, thingName: string): Promise<void> {
@@ -462,20 +527,62 @@ async function v2Round(device: SdkDevice, thingName: string): Promise<void> {
 }
 
 describe('IotJobsClientv2 (request/response)', () => {
-  for (const [protocol, transport] of [
+  for (const [protocol, client] of [
     [5, 'an MQTT 5 client'],
     [3.1, 'an MQTT 3.1.1 connection'],
-  ] as const) {
-    it(`on ${transport}: streams, a job round, VersionMismatch, InvalidStateTransition, ResourceNotFound`, async () => {
-      const thingName = await createThing(h)
-      const device = await SdkDevice.connect(protocol, thingName)
-      try {
-        await v2Round(device, thingName)
-      } finally {
-        await device.close()
-      }
-    })
-  }
+  ] as const)
+    for (const transport of TRANSPORTS)
+      it(`on ${client}, ${transport}: streams, a job round, VersionMismatch, InvalidStateTransition, ResourceNotFound`, async () => {
+        const thingName = await createThing(h)
+        const device = await SdkDevice.connect(
+          protocol,
+          thingName,
+          transport === 'mutual TLS' ? await provision(thingName) : undefined,
+        )
+        try {
+          await v2Round(device, thingName)
+        } finally {
+          await device.close()
+        }
+      })
+})
+
+describe('The SDK’s MQTT 5 client over mutual TLS refused, and disconnected [docs/tls.md]', () => {
+  it('a certificate not registered, INACTIVE, REVOKED, or not attached to the thing: CONNACK 0x87', async () => {
+    const thingName = await createThing(h)
+    const other = await createThing(h)
+    const attached = await provision(thingName)
+    await assert.rejects(start5(other, '', attached), { reasonCode: NOT_AUTHORIZED })
+    for (const newStatus of ['INACTIVE', 'REVOKED'] as const) {
+      const device = await provision(thingName)
+      await h.iot.send(new UpdateCertificateCommand({ certificateId: device.certificateId, newStatus }))
+      await assert.rejects(start5(thingName, '', device), { reasonCode: NOT_AUTHORIZED })
+    }
+    const elsewhere = await startHarness()
+    try {
+      const out = await elsewhere.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))
+      const stranger = { ca, cert: out.certificatePem ?? '', key: out.keyPair?.PrivateKey ?? '' }
+      await assert.rejects(start5(thingName, '', stranger), { reasonCode: NOT_AUTHORIZED })
+    } finally {
+      await elsewhere.close()
+    }
+  })
+
+  it('a connected device is told DISCONNECT 0x87 when its certificate is revoked', async () => {
+    const thingName = await createThing(h)
+    const device = await provision(thingName)
+    const client = await start5(thingName, '', device)
+    try {
+      const disconnected = once(client, mqtt5.Mqtt5Client.DISCONNECTION)
+      await h.iot.send(
+        new UpdateCertificateCommand({ certificateId: device.certificateId, newStatus: 'REVOKED' }),
+      )
+      const [event] = (await within('the DISCONNECT', disconnected)) as [mqtt5.DisconnectionEvent]
+      assert.equal(event.disconnect?.reasonCode, NOT_AUTHORIZED)
+    } finally {
+      await stop5(client)
+    }
+  })
 })
 
 describe('The SDK’s MQTT 5 client refused', () => {

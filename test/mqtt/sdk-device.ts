@@ -16,7 +16,7 @@
  *   parent → child  { id, op: 'close' }                         closes the streams and the clients
  *   child → parent  { id, ok: true, value } | { id, ok: false, error: { message, modeledError } }
  */
-import { io, iotjobs, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2'
+import { io, iot, iotjobs, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2'
 import type { mqtt_request_response } from 'aws-iot-device-sdk-v2'
 import { once } from 'node:events'
 
@@ -28,7 +28,15 @@ export interface ConnectOptions {
   readonly username: string
   readonly password: string
   readonly operationTimeoutSeconds: number
+  /**
+   * Mutual TLS as the SDK's samples connect to AWS IoT (its mtls config builders): the device's
+   * certificate and key, the CA it trusts; username and password are then not sent.
+   */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string } | undefined
 }
+
+/** The host name the devices connect to over TLS: the one the server certificate names. */
+const TLS_HOST = 'localhost'
 
 export type StreamName = 'jobExecutionsChanged' | 'nextJobExecutionChanged'
 
@@ -74,17 +82,30 @@ async function connect(options: ConnectOptions): Promise<Device> {
     operationTimeoutInSeconds: options.operationTimeoutSeconds,
   }
   if (options.protocol === 5) {
-    const client = new mqtt5.Mqtt5Client({
-      hostName: '127.0.0.1',
-      port: options.port,
-      sessionBehavior: mqtt5.ClientSessionBehavior.Clean,
-      connectProperties: {
-        clientId: options.clientId,
-        keepAliveIntervalSeconds: 30,
-        username: options.username,
-        password: Buffer.from(options.password),
-      },
-    })
+    const client = new mqtt5.Mqtt5Client(
+      options.tls === undefined
+        ? {
+            hostName: '127.0.0.1',
+            port: options.port,
+            sessionBehavior: mqtt5.ClientSessionBehavior.Clean,
+            connectProperties: {
+              clientId: options.clientId,
+              keepAliveIntervalSeconds: 30,
+              username: options.username,
+              password: Buffer.from(options.password),
+            },
+          }
+        : iot.AwsIotMqtt5ClientConfigBuilder.newDirectMqttBuilderWithMtlsFromMemory(
+            TLS_HOST,
+            options.tls.cert,
+            options.tls.key,
+          )
+            .withCertificateAuthority(options.tls.ca)
+            .withPort(options.port)
+            .withSessionBehavior(mqtt5.ClientSessionBehavior.Clean)
+            .withConnectProperties({ clientId: options.clientId, keepAliveIntervalSeconds: 30 })
+            .build(),
+    )
     const connected = once(client, mqtt5.Mqtt5Client.CONNECTION_SUCCESS)
     client.start()
     await connected
@@ -101,17 +122,28 @@ async function connect(options: ConnectOptions): Promise<Device> {
       },
     }
   }
-  const connection = new mqtt.MqttClient().new_connection({
-    client_id: options.clientId,
-    host_name: '127.0.0.1',
-    port: options.port,
-    use_websocket: false,
-    clean_session: true,
-    keep_alive: 30,
-    socket_options: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.IPV4),
-    username: options.username,
-    password: options.password,
-  })
+  const connection = new mqtt.MqttClient().new_connection(
+    options.tls === undefined
+      ? {
+          client_id: options.clientId,
+          host_name: '127.0.0.1',
+          port: options.port,
+          use_websocket: false,
+          clean_session: true,
+          keep_alive: 30,
+          socket_options: new io.SocketOptions(io.SocketType.STREAM, io.SocketDomain.IPV4),
+          username: options.username,
+          password: options.password,
+        }
+      : iot.AwsIotMqttConnectionConfigBuilder.new_mtls_builder(options.tls.cert, options.tls.key)
+          .with_certificate_authority(options.tls.ca)
+          .with_endpoint(TLS_HOST)
+          .with_port(options.port)
+          .with_client_id(options.clientId)
+          .with_clean_session(true)
+          .with_keep_alive_seconds(30)
+          .build(),
+  )
   await connection.connect()
   const jobs = iotjobs.IotJobsClientv2.newFromMqtt311(connection, rr)
   return {

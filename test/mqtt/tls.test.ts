@@ -60,7 +60,7 @@ after(() => rmSync(dir, { recursive: true, force: true }))
 
 /** A device certificate of the local CA, as CreateKeysAndCertificate issues. */
 async function newDevice(): Promise<Device> {
-  const issued = await ca.createKeysAndCertificate(Date.now())
+  const issued = await ca.createKeysAndCertificate()
   return { pem: issued.certificate.pem, key: issued.privateKeyPem, id: issued.certificate.certificateId }
 }
 
