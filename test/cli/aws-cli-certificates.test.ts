@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict'
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import mqtt from 'mqtt'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -23,7 +24,8 @@ describe('AWS CLI v2: the certificate registry [aws: iot certificates]', () => {
   before(async () => {
     home = mkdtempSync(join(tmpdir(), 'fleetjobs-aws-cli-'))
     cli = locateAwsCliV2(cliEnvironment(home))
-    h = await startHarness()
+    // MQTT over TLS too, for the README's device (the last test).
+    h = await startHarness({ mqtt: { port: 0 }, tls: { mqttPort: 0 } })
   })
   after(async () => {
     await h.close()
@@ -115,5 +117,57 @@ describe('AWS CLI v2: the certificate registry [aws: iot certificates]', () => {
       await iot('update-certificate', '--certificate-id', certificateId, '--new-status', 'ACTIVE'),
       'CertificateStateException',
     )
+  })
+
+  it("the README's device: files from create-keys-and-certificate, MQTT over TLS as its thing, cut off by update-certificate", async () => {
+    const thingName = unique('cli-device')
+    const pem = join(home, `${thingName}.pem`)
+    const key = join(home, `${thingName}.key`)
+    ok(await iot('create-thing', '--thing-name', thingName))
+    const created = await iot(
+      'create-keys-and-certificate',
+      '--set-as-active',
+      '--certificate-pem-outfile',
+      pem,
+      '--private-key-outfile',
+      key,
+      '--query',
+      'certificateArn',
+    )
+    const certificateArn = JSON.parse(created.stdout) as string
+    ok(await iot('attach-thing-principal', '--thing-name', thingName, '--principal', certificateArn))
+    const device = mqtt.connect((h.server.mqttTlsUrl ?? '').replace('127.0.0.1', 'localhost'), {
+      clientId: thingName,
+      ca: readFileSync(h.server.tlsCaPath ?? ''),
+      cert: readFileSync(pem),
+      key: readFileSync(key),
+      reconnectPeriod: 0,
+    })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        device.once('connect', () => resolve())
+        device.once('error', reject)
+      })
+      await device.subscribeAsync(`$aws/things/${thingName}/jobs/notify-next`, { qos: 1 })
+      const notified = new Promise<string>((resolve) => device.once('message', (topic) => resolve(topic)))
+      ok(
+        await iot(
+          'create-job',
+          '--job-id',
+          unique('cli-job'),
+          '--targets',
+          `arn:aws:iot:us-east-1:123456789012:thing/${thingName}`,
+          '--document',
+          '{"operation":"install"}',
+        ),
+      )
+      assert.equal(await notified, `$aws/things/${thingName}/jobs/notify-next`)
+      const closed = new Promise<void>((resolve) => device.once('close', () => resolve()))
+      const certificateId = certificateArn.slice(certificateArn.lastIndexOf('/') + 1)
+      ok(await iot('update-certificate', '--certificate-id', certificateId, '--new-status', 'INACTIVE'))
+      await closed
+    } finally {
+      device.end(true)
+    }
   })
 })
