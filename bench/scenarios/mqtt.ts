@@ -362,7 +362,7 @@ async function runFleet(
       const first = connected.find((c) => c.firstError !== null)?.firstError ?? ''
       throw new Error(`${label}: ${failedToConnect} of ${devices} devices did not connect (${first})`)
     }
-    const connectCpu = await cpu.lap()
+    const connectCpu = await cpu.lap(devices)
     const rssAfter = await server.call<number>('rss', null, CALL_LIMIT_MS)
     const loadRss = sum(connected.map((c) => c.rss))
     const resumed = sum(connected.map((c) => c.tlsResumed))
@@ -443,11 +443,17 @@ class CpuMeter {
     this.loads0 = s.loads
   }
 
-  async lap(): Promise<string> {
+  /**
+   * With `devices`, also CPU milliseconds per device: on a machine shared with other processes the
+   * wall time of a phase moves with their load, its CPU time much less.
+   */
+  async lap(devices?: number): Promise<string> {
     const wall = performance.now() - this.startedAt
     const s = await this.sample()
-    const pct = (ms: number): string => `${((100 * ms) / wall).toFixed(0)}%`
-    return `CPU: server ${pct(s.server - this.server0)}, load ${pct(s.loads - this.loads0)}`
+    const cpu = (ms: number): string =>
+      `${((100 * ms) / wall).toFixed(0)}%` +
+      (devices === undefined ? '' : ` (${(ms / devices).toFixed(2)} ms/device)`)
+    return `CPU: server ${cpu(s.server - this.server0)}, load ${cpu(s.loads - this.loads0)}`
   }
 }
 

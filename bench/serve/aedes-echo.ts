@@ -8,7 +8,7 @@
  *
  * With `tls` (`aedes-echo-tls`) the broker listens on a node:tls server instead, asking every client
  * for a certificate and accepting any (`requestCert: true, rejectUnauthorized: false`: no registry,
- * no identity check), with a server certificate made as fleetjobs' local CA makes its own (RSA-2048,
+ * no identity check; `noDelay` as fleetjobs' TLS listener), with a server certificate made as fleetjobs' local CA makes its own (RSA-2048,
  * for localhost and the loopback addresses, sent with its CA) — the same handshakes as fleetjobs' TLS
  * listener. `deviceTls` gives the devices that CA and one client certificate from it.
  */
@@ -79,6 +79,8 @@ await serveChild(async () => {
             key: material.serverKeyPem,
             requestCert: true,
             rejectUnauthorized: false,
+            // As fleetjobs' TLS listener (src/mqtt/embedded-broker.ts): no Nagle delay on replies.
+            noDelay: true,
           },
           (socket) => aedes.handle(socket),
         )
