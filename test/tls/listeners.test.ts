@@ -35,7 +35,7 @@ function presentedSubject(url: string, ca: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: hostname, port: Number(port), ca, servername: 'localhost' }, () => {
       const cn = socket.getPeerCertificate().subject.CN
-      resolve(Array.isArray(cn) ? cn.join(',') : cn)
+      resolve(Array.isArray(cn) ? cn.join(',') : (cn ?? ''))
       socket.destroy()
     })
     socket.once('error', reject)
