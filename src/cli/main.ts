@@ -429,7 +429,7 @@ program
         console.log(
           server.mqttAuth
             ? 'fleetjobs MQTT device authentication: on (username = thing name, password = `fleetjobs device-token <thing>`)'
-            : 'fleetjobs MQTT device authentication: off (any client, any topic; --mqtt-auth on to require it)',
+            : `fleetjobs MQTT device authentication: off on ${server.mqttUrl ?? 'the TCP port'} (any client, any topic; --mqtt-auth on to require it)${server.mqttTlsUrl === undefined ? '' : '; the TLS port always requires a certificate'}`,
         )
     } catch (error) {
       if (
