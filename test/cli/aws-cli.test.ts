@@ -5,76 +5,20 @@
  * The CLI is the Debian package `awscli` (v2); `.ci/run` installs it when missing.
  */
 import { DescribeJobCommand } from '@aws-sdk/client-iot'
-import { execFile, execFileSync } from 'node:child_process'
-import type { ExecFileException } from 'node:child_process'
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import type { AwsCli } from '../support/aws-cli.js'
+import { cliEnvironment, failsWith, locateAwsCliV2, ok, runAws } from '../support/aws-cli.js'
 import type { Harness } from '../support/harness.js'
 import { startHarness, thingArnOf, unique } from '../support/harness.js'
-
-const INSTALL_HINT =
-  'install the AWS CLI v2 with the Debian package: `apt-get install -y awscli` (CI installs it in .ci/run)'
-/** Only so that a wedged CLI fails the test instead of blocking the run; not a timing assertion. */
-const CLI_TIMEOUT_MS = 120_000
-
-/** A hermetic environment: dummy credentials, no config or credential files, no pager, no IMDS. */
-function cliEnvironment(home: string): NodeJS.ProcessEnv {
-  return {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-    HOME: home,
-    LANG: 'C.UTF-8',
-    AWS_ACCESS_KEY_ID: 'x',
-    AWS_SECRET_ACCESS_KEY: 'y',
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_PAGER: '',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-  }
-}
-
-/**
- * The first `aws` on PATH that is version 2 (a pyenv or pip `aws` v1 may come earlier on PATH), or
- * why there is none.
- */
-function locateAwsCliV2(env: NodeJS.ProcessEnv): { path: string; version: string } | { problem: string } {
-  const found: string[] = []
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter).filter((d) => d !== '')) {
-    const candidate = join(dir, 'aws')
-    try {
-      accessSync(candidate, constants.X_OK)
-    } catch {
-      // Not in this PATH entry: look in the next one.
-      continue
-    }
-    let version: string
-    try {
-      version = execFileSync(candidate, ['--version'], { env, encoding: 'utf8', stdio: 'pipe' }).trim()
-    } catch (error) {
-      found.push(`${candidate} (does not run: ${(error as Error).message.split('\n')[0] ?? ''})`)
-      continue
-    }
-    if (/^aws-cli\/2\./.test(version)) return { path: candidate, version }
-    found.push(`${candidate} (${version})`)
-  }
-  if (found.length === 0) return { problem: `the AWS CLI (\`aws\`) is not on PATH: ${INSTALL_HINT}` }
-  return { problem: `no AWS CLI v2 on PATH, only ${found.join(', ')}: ${INSTALL_HINT}` }
-}
-
-interface CliRun {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-  readonly command: string
-}
 
 describe('AWS CLI v2 against fleetjobs [spec: README#scope] [spec: delete-job-execution] [spec: wire-protocol#4] [spec: wire-protocol#5.2]', () => {
   let h: Harness
   let home: string
-  let cli: { path: string; version: string } | { problem: string }
+  let cli: AwsCli
 
   before(async () => {
     home = mkdtempSync(join(tmpdir(), 'fleetjobs-aws-cli-'))
@@ -86,41 +30,10 @@ describe('AWS CLI v2 against fleetjobs [spec: README#scope] [spec: delete-job-ex
     rmSync(home, { recursive: true, force: true })
   })
 
-  /** Runs `aws <args> --output json`; resolves with the exit code whatever it is. */
-  function aws(args: readonly string[]): Promise<CliRun> {
-    if ('problem' in cli) return Promise.reject(new Error(cli.problem))
-    const command = `aws ${args.join(' ')}`
-    const file = cli.path
-    return new Promise((resolve, reject) => {
-      execFile(
-        file,
-        [...args, '--output', 'json'],
-        { env: cliEnvironment(home), timeout: CLI_TIMEOUT_MS, encoding: 'utf8' },
-        (error: ExecFileException | null, stdout: string, stderr: string) => {
-          if (error !== null && typeof error.code !== 'number') {
-            reject(new Error(`${command} did not finish (${error.message}); stderr: ${stderr}`))
-            return
-          }
-          resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr, command })
-        },
-      )
-    })
-  }
+  const aws = (args: readonly string[]) => runAws(cli, home, args)
   const controlPlane = (...args: string[]) => aws(['iot', ...args, '--endpoint-url', h.server.url])
   const dataPlane = (...args: string[]) =>
     aws(['iot-jobs-data', ...args, '--endpoint-url', h.server.dataPlaneUrl])
-
-  /** Asserts exit code 0 and returns the parsed JSON output (`{}` for an empty output). */
-  function ok(run: CliRun): Record<string, unknown> {
-    assert.equal(run.code, 0, `${run.command} exited ${run.code}: ${run.stderr}`)
-    return run.stdout.trim() === '' ? {} : (JSON.parse(run.stdout) as Record<string, unknown>)
-  }
-  /** Asserts the CLI's "the service returned an error" exit code (254) and the error name on stderr. */
-  function failsWith(run: CliRun, errorName: string): void {
-    assert.equal(run.code, 254, `${run.command} exited ${run.code}, expected 254; stderr: ${run.stderr}`)
-    assert.match(run.stderr, new RegExp(`\\(${errorName}\\)`), `${run.command} stderr: ${run.stderr}`)
-    assert.equal(run.stdout.trim(), '', `${run.command} printed ${run.stdout}`)
-  }
 
   it('finds the AWS CLI v2 on PATH', () => {
     if ('problem' in cli) assert.fail(cli.problem)

@@ -1,5 +1,5 @@
 /**
- * The unmodified AWS CLI v2 for tests: found on PATH as test/cli/aws-cli.test.ts finds it (the first
+ * The unmodified AWS CLI v2 for tests: found on PATH (the first
  * `aws` that is version 2), run in a hermetic environment, with the checks of its exit codes.
  * The CLI is the Debian package `awscli` (v2); `.ci/run` installs it when missing.
  */
