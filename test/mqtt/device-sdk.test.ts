@@ -9,11 +9,7 @@
  * attached to the thing, as a fleet provisions its devices for AWS IoT. [spec: jobs-device-api#2] [spec: jobs-device-api#4]
  * [docs: mqtt.md#mqtt-5]
  */
-import {
-  AttachThingPrincipalCommand,
-  CreateKeysAndCertificateCommand,
-  UpdateCertificateCommand,
-} from '@aws-sdk/client-iot'
+import { UpdateCertificateCommand } from '@aws-sdk/client-iot'
 import { io, iot, iotjobs, mqtt, mqtt5 } from 'aws-iot-device-sdk-v2'
 import assert from 'node:assert/strict'
 import { fork } from 'node:child_process'
@@ -25,6 +21,7 @@ import { after, before, describe, it } from 'node:test'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { DeviceAuth } from '../../src/mqtt/device-auth.js'
+import { provisionDevice, unregisteredCredentials } from '../support/certificates.js'
 import { DOCUMENT, ManualClock, createJob, createThing } from '../support/device.js'
 import type { Harness } from '../support/harness.js'
 import { startHarness } from '../support/harness.js'
@@ -50,20 +47,10 @@ type MtlsCredentials = { readonly ca: string; readonly cert: string; readonly ke
 type Transport = 'TCP with a device token' | 'mutual TLS'
 const TRANSPORTS: readonly Transport[] = ['TCP with a device token', 'mutual TLS']
 
-/**
- * A certificate from CreateKeysAndCertificate, ACTIVE and attached to `thingName` (when given), as a
- * fleet's operator provisions a device. [docs/tls.md]
- */
+/** Provisions a device as an operator would (support/certificates.ts), with the CA it trusts. */
 async function provision(thingName?: string): Promise<MtlsCredentials & { certificateId: string }> {
-  const out = await h.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))
-  if (thingName !== undefined)
-    await h.iot.send(new AttachThingPrincipalCommand({ thingName, principal: out.certificateArn }))
-  return {
-    ca,
-    cert: out.certificatePem ?? '',
-    key: out.keyPair?.PrivateKey ?? '',
-    certificateId: out.certificateId ?? '',
-  }
+  const device = await provisionDevice(h, ...(thingName === undefined ? [] : [thingName]))
+  return { ca, ...device }
 }
 
 /** The host name a TLS device connects to: the one the server certificate names. */
@@ -558,14 +545,10 @@ describe('The SDK’s MQTT 5 client over mutual TLS refused, and disconnected [d
       await h.iot.send(new UpdateCertificateCommand({ certificateId: device.certificateId, newStatus }))
       await assert.rejects(start5(thingName, '', device), { reasonCode: NOT_AUTHORIZED })
     }
-    const elsewhere = await startHarness()
-    try {
-      const out = await elsewhere.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))
-      const stranger = { ca, cert: out.certificatePem ?? '', key: out.keyPair?.PrivateKey ?? '' }
-      await assert.rejects(start5(thingName, '', stranger), { reasonCode: NOT_AUTHORIZED })
-    } finally {
-      await elsewhere.close()
-    }
+    // Another CA's certificate, never registered here.
+    await assert.rejects(start5(thingName, '', { ca, ...(await unregisteredCredentials()) }), {
+      reasonCode: NOT_AUTHORIZED,
+    })
   })
 
   it('a connected device is told DISCONNECT 0x87 when its certificate is revoked', async () => {

@@ -3,9 +3,11 @@
  * and verification certificates they sign, made with the same X.509 code as fleetjobs' CA (src/pki).
  * Every CA gets a unique subject, so tests never meet each other's CA certificates.
  */
+import { AttachThingPrincipalCommand, CreateKeysAndCertificateCommand } from '@aws-sdk/client-iot'
 import { createHash } from 'node:crypto'
 import type { Signer } from '../../src/pki/x509.js'
-import { createAuthority, generateKeys, issueLeaf, toPem } from '../../src/pki/x509.js'
+import { createAuthority, exportKeys, generateKeys, issueLeaf, toPem } from '../../src/pki/x509.js'
+import type { Harness } from './harness.js'
 import { ACCOUNT, REGION, unique } from './harness.js'
 
 const HOUR_MS = 3_600_000
@@ -66,4 +68,52 @@ export async function verificationFor(ca: TestCA): Promise<string> {
 /** A device certificate of a CA that is never registered (for RegisterCertificateWithoutCA). */
 export async function unregisteredDevice(): Promise<{ pem: string; id: string }> {
   return issueDevice(await makeCA())
+}
+
+/** A device's certificate and private key (PEM), and how the registry names the certificate. */
+export interface DeviceCredentials {
+  readonly certificateId: string
+  readonly certificateArn: string
+  readonly cert: string
+  readonly key: string
+}
+
+/**
+ * A certificate from CreateKeysAndCertificate, ACTIVE and attached to each of `things`, as a fleet's
+ * operator provisions a device. [docs/tls.md]
+ */
+export async function provisionDevice(h: Harness, ...things: string[]): Promise<DeviceCredentials> {
+  const out = await h.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))
+  const device = {
+    certificateId: out.certificateId ?? '',
+    certificateArn: out.certificateArn ?? '',
+    cert: out.certificatePem ?? '',
+    key: out.keyPair?.PrivateKey ?? '',
+  }
+  for (const thingName of things)
+    await h.iot.send(new AttachThingPrincipalCommand({ thingName, principal: device.certificateArn }))
+  return device
+}
+
+/** A certificate with its key that no server has registered (its CA is the test's own), for refusals. */
+export async function unregisteredCredentials(): Promise<DeviceCredentials> {
+  const ca = await makeCA()
+  const keys = await generateKeys()
+  const now = Date.now()
+  const cert = toPem(
+    await issueLeaf(ca.signer, {
+      subject: `CN=${unique('stranger')}`,
+      publicKey: keys.publicKey,
+      notBefore: new Date(now - HOUR_MS),
+      notAfter: new Date(now + YEAR_MS),
+      usage: 'client',
+    }),
+  )
+  const certificateId = certificateIdOf(cert)
+  return {
+    certificateId,
+    certificateArn: certArnOf(certificateId),
+    cert,
+    key: (await exportKeys(keys)).privateKeyPem,
+  }
 }

@@ -3,12 +3,7 @@
  * IoTJobsDataPlaneClient over mutual TLS with a certificate from CreateKeysAndCertificate, trusting
  * the local CA of the data directory.
  */
-import {
-  AttachThingPrincipalCommand,
-  CreateKeysAndCertificateCommand,
-  DetachThingPrincipalCommand,
-  UpdateCertificateCommand,
-} from '@aws-sdk/client-iot'
+import { DetachThingPrincipalCommand, UpdateCertificateCommand } from '@aws-sdk/client-iot'
 import {
   GetPendingJobExecutionsCommand,
   IoTJobsDataPlaneClient,
@@ -25,6 +20,8 @@ import { after, before, describe, it } from 'node:test'
 import type { Harness } from '../support/harness.js'
 import { ACCOUNT, REGION, startHarness } from '../support/harness.js'
 import { createJob, createThing } from '../support/device.js'
+import type { DeviceCredentials } from '../support/certificates.js'
+import { provisionDevice, unregisteredCredentials } from '../support/certificates.js'
 import { expectError } from '../support/registry.js'
 
 let h: Harness
@@ -39,27 +36,7 @@ after(async () => {
   await h.close()
 })
 
-interface Device {
-  readonly certificateId: string
-  readonly certificateArn: string
-  readonly cert: string
-  readonly key: string
-}
-
-async function newCertificate(thingName?: string): Promise<Device> {
-  const out = await h.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))
-  const device = {
-    certificateId: out.certificateId ?? '',
-    certificateArn: out.certificateArn ?? '',
-    cert: out.certificatePem ?? '',
-    key: out.keyPair?.PrivateKey ?? '',
-  }
-  if (thingName !== undefined)
-    await h.iot.send(new AttachThingPrincipalCommand({ thingName, principal: device.certificateArn }))
-  return device
-}
-
-function clientFor(device?: Device): IoTJobsDataPlaneClient {
+function clientFor(device?: DeviceCredentials): IoTJobsDataPlaneClient {
   const agent = new Agent({ ca, ...(device === undefined ? {} : { cert: device.cert, key: device.key }) })
   return new IoTJobsDataPlaneClient({
     region: REGION,
@@ -80,7 +57,7 @@ describe('the data plane over HTTPS with a client certificate [issue 12 §2, §4
   it('runs a job round for the thing the certificate is attached to', async () => {
     const thingName = await createThing(h)
     const jobId = await createJob(h, [thingName])
-    const device = await newCertificate(thingName)
+    const device = await provisionDevice(h, thingName)
     const data = clientFor(device)
     try {
       const pending = await data.send(new GetPendingJobExecutionsCommand({ thingName }))
@@ -108,7 +85,7 @@ describe('the data plane over HTTPS with a client certificate [issue 12 §2, §4
   it("refuses another thing's jobs with AccessDeniedException (403)", async () => {
     const mine = await createThing(h)
     const theirs = await createThing(h)
-    const data = clientFor(await newCertificate(mine))
+    const data = clientFor(await provisionDevice(h, mine))
     try {
       await expectError(
         data.send(new GetPendingJobExecutionsCommand({ thingName: theirs })),
@@ -135,19 +112,8 @@ describe('the data plane over HTTPS with a client certificate [issue 12 §2, §4
       none.destroy()
     }
     // Issued by the CA but never registered: another server's (its data directory's) certificate.
-    const elsewhere = await startHarness()
-    let stranger: Device
-    try {
-      const out = await elsewhere.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))
-      stranger = {
-        certificateId: out.certificateId ?? '',
-        certificateArn: out.certificateArn ?? '',
-        cert: out.certificatePem ?? '',
-        key: out.keyPair?.PrivateKey ?? '',
-      }
-    } finally {
-      await elsewhere.close()
-    }
+    // Another CA's certificate, never registered here.
+    const stranger = await unregisteredCredentials()
     const unknown = clientFor(stranger)
     try {
       await expectError(
@@ -160,7 +126,7 @@ describe('the data plane over HTTPS with a client certificate [issue 12 §2, §4
       unknown.destroy()
     }
     for (const newStatus of ['INACTIVE', 'REVOKED'] as const) {
-      const device = await newCertificate(thingName)
+      const device = await provisionDevice(h, thingName)
       await h.iot.send(new UpdateCertificateCommand({ certificateId: device.certificateId, newStatus }))
       const data = clientFor(device)
       try {
@@ -178,7 +144,7 @@ describe('the data plane over HTTPS with a client certificate [issue 12 §2, §4
 
   it('refuses a certificate detached from the thing', async () => {
     const thingName = await createThing(h)
-    const device = await newCertificate(thingName)
+    const device = await provisionDevice(h, thingName)
     await h.iot.send(new DetachThingPrincipalCommand({ thingName, principal: device.certificateArn }))
     const data = clientFor(device)
     try {
@@ -194,7 +160,7 @@ describe('the data plane over HTTPS with a client certificate [issue 12 §2, §4
 
   it("closes a certificate's open connections at once when it is deactivated", async () => {
     const thingName = await createThing(h)
-    const device = await newCertificate(thingName)
+    const device = await provisionDevice(h, thingName)
     const url = new URL(h.server.dataPlaneTlsUrl ?? '')
     const socket = connect({
       host: url.hostname,
@@ -233,7 +199,7 @@ describe('the data plane over HTTPS with a client certificate [issue 12 §2, §4
   })
 
   it('serves ARNs of this account and region in what it creates', async () => {
-    const device = await newCertificate()
+    const device = await provisionDevice(h)
     assert.equal(device.certificateArn, `arn:aws:iot:${REGION}:${ACCOUNT}:cert/${device.certificateId}`)
   })
 })

@@ -5,8 +5,6 @@
  * (reason codes, a fake registry) is test/mqtt/tls.test.ts; here the registry is the real one.
  */
 import {
-  AttachThingPrincipalCommand,
-  CreateKeysAndCertificateCommand,
   DeleteCertificateCommand,
   DetachThingPrincipalCommand,
   UpdateCertificateCommand,
@@ -19,6 +17,8 @@ import { after, before, describe, it } from 'node:test'
 import type { Harness } from '../support/harness.js'
 import { startHarness } from '../support/harness.js'
 import { createJob, createThing } from '../support/device.js'
+import type { DeviceCredentials } from '../support/certificates.js'
+import { provisionDevice, unregisteredCredentials } from '../support/certificates.js'
 import { WAIT_MS } from '../support/mqtt.js'
 
 const PROTOCOLS = [4, 5] as const
@@ -39,29 +39,9 @@ after(async () => {
   await h.close()
 })
 
-interface Device {
-  readonly certificateId: string
-  readonly certificateArn: string
-  readonly cert: string
-  readonly key: string
-}
-
-async function newCertificate(...things: string[]): Promise<Device> {
-  const out = await h.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))
-  const device = {
-    certificateId: out.certificateId ?? '',
-    certificateArn: out.certificateArn ?? '',
-    cert: out.certificatePem ?? '',
-    key: out.keyPair?.PrivateKey ?? '',
-  }
-  for (const thingName of things)
-    await h.iot.send(new AttachThingPrincipalCommand({ thingName, principal: device.certificateArn }))
-  return device
-}
-
 /** Connects; resolves with the client, or rejects with the refusal (its CONNACK code). */
 function connect(
-  device: Device | undefined,
+  device: DeviceCredentials | undefined,
   clientId: string,
   protocolVersion: Protocol,
 ): Promise<MqttClient> {
@@ -109,7 +89,7 @@ for (const protocol of PROTOCOLS) {
   describe(`MQTT ${protocol === 4 ? '3.1.1' : '5'} over TLS with a certificate from CreateKeysAndCertificate [issue 12 ยง4]`, () => {
     it('runs a job round as the thing its client id names, the certificate attached to it', async () => {
       const thingName = await createThing(h)
-      const device = await newCertificate(thingName)
+      const device = await provisionDevice(h, thingName)
       const client = await connect(device, thingName, protocol)
       try {
         const notified = new Promise<{ execution?: { jobId?: string } }>((resolve) =>
@@ -144,7 +124,7 @@ for (const protocol of PROTOCOLS) {
     it("may not subscribe to or publish on another thing's topics", async () => {
       const mine = await createThing(h)
       const theirs = await createThing(h)
-      const client = await connect(await newCertificate(mine), mine, protocol)
+      const client = await connect(await provisionDevice(h, mine), mine, protocol)
       try {
         // The SUBACK refuses the filter (0x80; MQTT 5: 0x87 not authorized); mqtt.js rejects with it.
         await assert.rejects(
@@ -168,22 +148,11 @@ describe('connections a certificate does not allow are refused [issue 12 ยง4]', 
     const thingName = await createThing(h)
     const other = await createThing(h)
     await assert.rejects(connect(undefined, thingName, 5), /Not authorized|closed/i)
-    const elsewhere = await startHarness()
-    let stranger: Device
-    try {
-      const out = await elsewhere.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))
-      stranger = {
-        certificateId: out.certificateId ?? '',
-        certificateArn: out.certificateArn ?? '',
-        cert: out.certificatePem ?? '',
-        key: out.keyPair?.PrivateKey ?? '',
-      }
-    } finally {
-      await elsewhere.close()
-    }
+    // Another CA's certificate, never registered here.
+    const stranger = await unregisteredCredentials()
     await assert.rejects(connect(stranger, thingName, 5), /Not authorized/)
     for (const newStatus of ['INACTIVE', 'REVOKED'] as const) {
-      const device = await newCertificate(thingName)
+      const device = await provisionDevice(h, thingName)
       await h.iot.send(new UpdateCertificateCommand({ certificateId: device.certificateId, newStatus }))
       for (const protocol of PROTOCOLS)
         await assert.rejects(
@@ -192,7 +161,7 @@ describe('connections a certificate does not allow are refused [issue 12 ยง4]', 
           `${newStatus}, ${protocol}`,
         )
     }
-    const attached = await newCertificate(thingName)
+    const attached = await provisionDevice(h, thingName)
     await assert.rejects(connect(attached, other, 5), /Not authorized/)
     await assert.rejects(connect(attached, 'never-registered', 4), /Not authorized/i)
   })
@@ -202,7 +171,7 @@ describe("losing rights closes the certificate's connections at once [issue 12 ย
   it('UpdateCertificate INACTIVE and REVOKED, DeleteCertificate after it, DetachThingPrincipal for that thing only', async () => {
     for (const newStatus of ['INACTIVE', 'REVOKED'] as const) {
       const thingName = await createThing(h)
-      const device = await newCertificate(thingName)
+      const device = await provisionDevice(h, thingName)
       const client = await connect(device, thingName, 5)
       const gone = closed(client)
       await h.iot.send(new UpdateCertificateCommand({ certificateId: device.certificateId, newStatus }))
@@ -212,7 +181,7 @@ describe("losing rights closes the certificate's connections at once [issue 12 ย
     // One certificate on two things: detaching one closes only the connection acting as it.
     const a = await createThing(h)
     const b = await createThing(h)
-    const shared = await newCertificate(a, b)
+    const shared = await provisionDevice(h, a, b)
     const asA = await connect(shared, a, 4)
     const asB = await connect(shared, b, 5)
     const aGone = closed(asA)
@@ -234,7 +203,7 @@ describe("losing rights closes the certificate's connections at once [issue 12 ย
 
   it('a change made through another node (straight in the store) closes the connection at the next re-check', async () => {
     const thingName = await createThing(h)
-    const device = await newCertificate(thingName)
+    const device = await provisionDevice(h, thingName)
     const client = await connect(device, thingName, 5)
     const recheck = h.server.workers.certificateRecheck
     assert.ok(recheck !== undefined)
