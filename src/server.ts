@@ -2,6 +2,7 @@
  * The composition root: reads the configuration, opens the store, starts the listeners, and stops
  * them in order (listeners stop taking requests, in-flight requests finish, then the store closes).
  */
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { createHash } from 'node:crypto'
 import { resolve } from 'node:path'
@@ -43,6 +44,9 @@ import type { TlsConfig } from './server-tls.js'
 import { serverIdentity, socketCertificateId } from './server-tls.js'
 export { TlsConfigError } from './server-tls.js'
 export type { TlsConfig } from './server-tls.js'
+
+/** A handler for requests beside the AWS APIs on the main port: true when it took the request. */
+export type SideRoute = (req: IncomingMessage, res: ServerResponse) => boolean
 
 export interface ServerConfig {
   readonly host: string
@@ -294,7 +298,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const notices: string[] = []
   const httpLimits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...config.httpLimits }
   try {
-    const mainListener = new HttpListener(handlers.main, httpLimits, logger)
+    // Pages and probes beside the AWS APIs on the main port (console, /metrics, /healthz, /readyz): each
+    // answers the requests it owns and returns true; the rest go to the AWS routes.
+    const sideRoutes: SideRoute[] = []
+    const mainListener = new HttpListener(
+      (req, res) => {
+        for (const route of sideRoutes) if (route(req, res)) return
+        handlers.main(req, res)
+      },
+      httpLimits,
+      logger,
+    )
     listeners.push(mainListener)
     const main = await listen(mainListener, config.host, config.port, '--port')
     const dataListener =
