@@ -7,6 +7,7 @@
 import FindMyWay from 'find-my-way'
 import type { HTTPVersion, Instance } from 'find-my-way'
 import { createHash, randomUUID } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { Logger } from 'pino'
@@ -60,6 +61,19 @@ export interface HttpOptions {
    * answers (Store.certificateIdentity); docs/tls.md.
    */
   readonly certificateIdentity?: CertificateIdentityCheck | undefined
+  /** Called once per answered request (metrics); must be cheap and must not throw. */
+  readonly observe?: ((record: RequestRecord) => void) | undefined
+}
+
+/** One answered request, as metrics and the request log see it. */
+export interface RequestRecord {
+  readonly plane: Plane
+  /** The AWS operation, or `unknown` when no route matched (the test API: `fleetjobs-test-api`). */
+  readonly operation: string
+  readonly status: number
+  readonly seconds: number
+  /** The error type answered, when the status is not 200. */
+  readonly errorType?: string | undefined
 }
 
 /** `ok` when the certificate is registered, ACTIVE and attached to the thing; otherwise the reason. */
@@ -120,13 +134,25 @@ export function createRequestHandlers(
     certificate?: PeerCertificate,
   ): void => {
     const requestId = randomUUID()
-    const ctxForRequest: RequestState = { plane, requestId, route: undefined, certificate }
+    const ctxForRequest: RequestState = {
+      plane,
+      requestId,
+      route: undefined,
+      certificate,
+      startedMs: performance.now(),
+    }
     serve(ctx, models, routers, throttles, options, req, res, path, ctxForRequest).catch((error: unknown) => {
       respondError(models, options, res, ctxForRequest, error)
     })
   }
   const handleTestApi = (req: IncomingMessage, res: ServerResponse, path: string): void => {
-    const state: RequestState = { plane: 'controlPlane', requestId: randomUUID(), route: undefined }
+    const state: RequestState = {
+      plane: 'controlPlane',
+      requestId: randomUUID(),
+      route: undefined,
+      startedMs: performance.now(),
+      operation: TEST_API_OPERATION,
+    }
     serveTestApi(ctx, options, req, res, path, state).catch((error: unknown) => {
       respondError(models, options, res, state, error)
     })
@@ -242,7 +268,16 @@ interface RequestState {
   route: Route | undefined
   /** Set on the data plane over TLS: the caller's certificate (null: none presented). */
   readonly certificate?: PeerCertificate | undefined
+  /** performance.now() when the request arrived. */
+  readonly startedMs: number
+  /** The input once bound (the request log names its thing and job). */
+  input?: Input | undefined
+  /** Set for requests that are not AWS operations. */
+  readonly operation?: string | undefined
 }
+
+/** The operation name the test API's requests are recorded under. */
+const TEST_API_OPERATION = 'fleetjobs-test-api'
 
 async function serve(
   ctx: AppContext,
@@ -311,6 +346,7 @@ async function serveRequest(
   const body = bodyRead ?? (await readBody(req))
   const query = new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '')
   const input = bind(route.spec, found.params, query, req.headers, body)
+  state.input = input
   if (!route.spec.validate(input)) {
     const [first] = route.spec.validate.errors ?? []
     throw invalidRequest(
@@ -494,6 +530,38 @@ function respond(
   if (!res.req.complete) headers['connection'] = 'close'
   res.writeHead(status, headers)
   res.end(text)
+  recordRequest(options, state, status, errorType)
+}
+
+/**
+ * The request log (pino: `info` for every error answer, `debug` for every request) and the metrics hook.
+ * The log line names the operation, status, duration and the thing and job it acted on.
+ */
+function recordRequest(
+  options: HttpOptions,
+  state: RequestState,
+  status: number,
+  errorType: string | undefined,
+): void {
+  const seconds = (performance.now() - state.startedMs) / 1000
+  const operation = state.route?.spec.name ?? state.operation ?? 'unknown'
+  options.observe?.({ plane: state.plane, operation, status, seconds, errorType })
+  const level = status >= 400 ? 'info' : 'debug'
+  if (!options.logger.isLevelEnabled(level)) return
+  const input = state.input
+  options.logger[level](
+    {
+      requestId: state.requestId,
+      plane: state.plane,
+      operation,
+      status,
+      durationMs: Math.round(seconds * 100_000) / 100,
+      ...(errorType === undefined ? {} : { errorType }),
+      ...(typeof input?.['thingName'] === 'string' ? { thingName: input['thingName'] } : {}),
+      ...(typeof input?.['jobId'] === 'string' ? { jobId: input['jobId'] } : {}),
+    },
+    'request',
+  )
 }
 
 function respondError(

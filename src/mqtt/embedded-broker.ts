@@ -280,6 +280,10 @@ export class EmbeddedBroker implements MqttTransport {
     })
   }
 
+  connected(): boolean {
+    return this.tcp.listening && !this.aedes.closed
+  }
+
   async close(): Promise<void> {
     this.handlers = []
     this.connects.close()

@@ -115,6 +115,10 @@ export class ExternalBroker implements MqttTransport {
     )
   }
 
+  connected(): boolean {
+    return this.client.connected
+  }
+
   async close(): Promise<void> {
     this.handlers = []
     try {

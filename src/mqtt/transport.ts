@@ -10,6 +10,8 @@ export interface MqttTransport {
    * subscribers only (an MQTT 3.1.1 subscriber gets the message without them).
    */
   publish(topic: string, payload: string, qos: 0 | 1, properties?: MessageProperties): Promise<void>
+  /** Whether publishing can reach devices now (the embedded broker listens; the external one is connected). */
+  connected(): boolean
   close(): Promise<void>
 }
 

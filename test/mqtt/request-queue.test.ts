@@ -37,6 +37,10 @@ class DrivenTransport implements MqttTransport {
     })
   }
 
+  connected(): boolean {
+    return true
+  }
+
   close(): Promise<void> {
     return Promise.resolve()
   }

@@ -10,6 +10,7 @@
  * pool reconnects by itself when the database is back.
  */
 import { userInfo } from 'node:os'
+import { performance } from 'node:perf_hooks'
 import pg from 'pg'
 import type { ClientConfig, PoolClient, QueryResultRow } from 'pg'
 import { ServiceError } from '../../domain/errors.js'
@@ -45,6 +46,7 @@ const RETRYABLE = new Set(['40001', '40P01', '23505'])
 export class PgDb {
   readonly pool: pg.Pool
   readonly schema: string
+  private readonly observers: ((seconds: number, writes: number) => void)[] = []
 
   constructor(options: PgOptions) {
     this.schema = options.schema ?? 'fleetjobs'
@@ -113,6 +115,21 @@ export class PgDb {
    * `notify`: channels to NOTIFY at commit (other nodes wake their dispatchers).
    */
   async tx<T>(work: (sql: Sql) => Promise<T>, notify?: () => readonly string[]): Promise<T> {
+    const startedMs = performance.now()
+    const result = await this.runTx(work, notify)
+    if (this.observers.length > 0) {
+      const seconds = (performance.now() - startedMs) / 1000
+      for (const observer of this.observers) observer(seconds, 1)
+    }
+    return result
+  }
+
+  /** Calls `listener` after every committed transaction with its duration (pool wait included). */
+  observe(listener: (seconds: number, writes: number) => void): void {
+    this.observers.push(listener)
+  }
+
+  private async runTx<T>(work: (sql: Sql) => Promise<T>, notify?: () => readonly string[]): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       let client: PoolClient
       try {

@@ -231,4 +231,16 @@ export const PG_MIGRATIONS: readonly {
       CREATE INDEX thing_principals_by_certificate ON thing_principals (certificate_id, thing_name);
     `,
   },
+  {
+    version: 4,
+    name: 'outbox commit times',
+    // The SQLite store's migration 10: when each outbox row was committed, by the machine's clock, for
+    // /metrics. A column default, so no write path changes.
+    sql: `
+      ALTER TABLE outbox
+        ADD COLUMN created_at BIGINT NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+      ALTER TABLE event_outbox
+        ADD COLUMN created_at BIGINT NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+    `,
+  },
 ]

@@ -21,6 +21,9 @@ import type { JobTemplate } from '../../domain/templates.js'
 import type { Clock } from '../../ports/clock.js'
 import { systemClock } from '../../ports/clock.js'
 import { MissingTargets } from '../../ports/store.js'
+import type { PoolFigures, StoreFigures } from '../../ports/store.js'
+import type { JobFiguresRow, OutboxFiguresRow } from '../figures.js'
+import { EVENT_OUTBOX_FIGURES_SQL, JOB_FIGURES_SQL, OUTBOX_FIGURES_SQL, storeFigures } from '../figures.js'
 import type {
   AssociateOutcome,
   CreateJobOutcome,
@@ -149,6 +152,36 @@ export class PgStore implements Store {
   }
 
   // ---- outbox ----
+
+  // ---- what operators watch ----
+
+  async figures(): Promise<StoreFigures> {
+    // One snapshot for the three reads: REPEATABLE READ, read-only.
+    return this.db.withClient(async (client) => {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      try {
+        const jobs = await client.query<JobFiguresRow>(JOB_FIGURES_SQL)
+        const outbox = await client.query<OutboxFiguresRow>(OUTBOX_FIGURES_SQL)
+        const events = await client.query<OutboxFiguresRow>(EVENT_OUTBOX_FIGURES_SQL)
+        return storeFigures(jobs.rows, outbox.rows[0], events.rows[0])
+      } finally {
+        await client.query('COMMIT')
+      }
+    })
+  }
+
+  async ping(): Promise<void> {
+    await this.db.query('SELECT 1')
+  }
+
+  onTransaction(listener: (seconds: number, writes: number) => void): void {
+    this.db.observe(listener)
+  }
+
+  poolFigures(): PoolFigures {
+    const pool = this.db.pool
+    return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }
+  }
 
   onCommit(listener: () => void): void {
     this.commitListeners.push(listener)

@@ -5,6 +5,7 @@
  * The work functions are synchronous; no transaction ever spans an await.
  */
 import type { Database } from 'better-sqlite3'
+import { performance } from 'node:perf_hooks'
 
 /** Lets the store refuse writes before they start, and translate the errors they meet (disk-space.ts). */
 export interface CommitGuard {
@@ -36,6 +37,7 @@ export class GroupCommitter {
   private scheduled = false
   /** Prepared once: `db.exec` would parse each of them again for every request. */
   private readonly sql
+  private readonly observers: ((seconds: number, writes: number) => void)[] = []
 
   constructor(
     private readonly db: Database,
@@ -63,6 +65,11 @@ export class GroupCommitter {
     })
   }
 
+  /** Calls `listener` after every group that committed, with its duration (BEGIN to COMMIT) and size. */
+  observe(listener: (seconds: number, writes: number) => void): void {
+    this.observers.push(listener)
+  }
+
   /** Runs what is queued now; used before close. */
   flush(): void {
     this.scheduled = false
@@ -84,6 +91,7 @@ export class GroupCommitter {
     let lost: { error: unknown } | undefined
     // A group of one needs no savepoint: its failure rolls back the transaction, which is its own.
     const alone = group.length === 1
+    const startedMs = this.observers.length === 0 ? 0 : performance.now()
     try {
       sql.begin.run()
       for (const p of group) {
@@ -116,6 +124,10 @@ export class GroupCommitter {
         if (outcome?.ok === true) p.resolve(outcome.value)
         else p.reject(this.guard.failed(outcome?.value))
       })
+      if (this.observers.length > 0) {
+        const seconds = (performance.now() - startedMs) / 1000
+        for (const observer of this.observers) observer(seconds, group.length)
+      }
       this.afterCommit()
     }
     if (lost !== undefined || outcomes.some((o) => !o.ok)) this.guard.settle()

@@ -274,4 +274,44 @@ export const MIGRATIONS: readonly {
       CREATE INDEX thing_principals_by_certificate ON thing_principals (certificate_id, thing_name);
     `,
   },
+  {
+    version: 10,
+    name: 'outbox commit times',
+    // /metrics reports how long notifications and events wait to be published (the machine's clock, not
+    // the virtual one: it measures this process). A column default, so no write path changes; SQLite adds
+    // a column with a non-constant default only by rebuilding the table.
+    sql: `
+      CREATE TABLE outbox_new (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        thing_name    TEXT NOT NULL,
+        namespace_id  TEXT NOT NULL,
+        set_changed   INTEGER NOT NULL,
+        created_at    INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+      );
+      INSERT INTO outbox_new (seq, thing_name, namespace_id, set_changed)
+        SELECT seq, thing_name, namespace_id, set_changed FROM outbox;
+      -- The sequence goes on where it was, even over an empty outbox.
+      DELETE FROM sqlite_sequence WHERE name = 'outbox_new';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox_new', seq FROM sqlite_sequence WHERE name = 'outbox';
+      DROP TABLE outbox;
+      ALTER TABLE outbox_new RENAME TO outbox;
+
+      CREATE TABLE event_outbox_new (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id   TEXT NOT NULL,
+        family     TEXT NOT NULL,
+        operation  TEXT NOT NULL,
+        at_ms      INTEGER NOT NULL,
+        facts      TEXT NOT NULL,
+        created_at INTEGER NOT NULL DEFAULT (CAST(unixepoch('subsec') * 1000 AS INTEGER))
+      );
+      INSERT INTO event_outbox_new (seq, event_id, family, operation, at_ms, facts)
+        SELECT seq, event_id, family, operation, at_ms, facts FROM event_outbox;
+      -- The sequence goes on where it was, even over an empty outbox.
+      DELETE FROM sqlite_sequence WHERE name = 'event_outbox_new';
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'event_outbox_new', seq FROM sqlite_sequence WHERE name = 'event_outbox';
+      DROP TABLE event_outbox;
+      ALTER TABLE event_outbox_new RENAME TO event_outbox;
+    `,
+  },
 ]

@@ -19,6 +19,8 @@ import type { JobTemplate } from '../../domain/templates.js'
 import type { Clock } from '../../ports/clock.js'
 import { systemClock } from '../../ports/clock.js'
 import { MissingTargets } from '../../ports/store.js'
+import type { PoolFigures, StoreFigures } from '../../ports/store.js'
+import { OperatorFigures } from './figures.js'
 import type {
   AssociateOutcome,
   CreateJobOutcome,
@@ -87,6 +89,7 @@ export interface SqliteStoreOptions {
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database
+  private readonly operatorFigures: OperatorFigures
   private readonly commits: GroupCommitter
   /** Background WAL checkpoints; exposed so tests can see that it runs. */
   readonly checkpointer: Checkpointer | undefined
@@ -162,6 +165,7 @@ export class SqliteStore implements Store {
     // One read transaction instead of one per statement.
     this.readExecution = this.db.transaction((key: ExecutionKey) => this.readExecutionTx(key))
     this.outbox = new Outbox(this.db, options.notifications === true)
+    this.operatorFigures = new OperatorFigures(this.db)
     this.events = new EventOutbox(this.db, options.events ?? { job: false, jobExecution: false })
     this.clock = options.clock ?? systemClock
     const counters = {
@@ -209,6 +213,24 @@ export class SqliteStore implements Store {
       this.resetStatement()
       this.specs.forget()
     })
+  }
+
+  // ---- what operators watch ----
+
+  figures(): Promise<StoreFigures> {
+    return Promise.resolve(this.operatorFigures.read())
+  }
+
+  ping(): Promise<void> {
+    return this.db.open ? Promise.resolve() : Promise.reject(new Error('the SQLite database is closed'))
+  }
+
+  onTransaction(listener: (seconds: number, writes: number) => void): void {
+    this.commits.observe(listener)
+  }
+
+  poolFigures(): PoolFigures | undefined {
+    return undefined
   }
 
   // ---- outbox ----
