@@ -11,7 +11,14 @@ const boundary = (folder, forbidden) => ({
       'error',
       {
         patterns: forbidden.map((f) => ({
-          group: [`**/${f}/*`, `**/${f}`],
+          // `server` is also the composition root's files (src/server*.ts), imported as `../server.js`.
+          group: [
+            `**/${f}/*`,
+            `**/${f}`,
+            ...(f === 'server'
+              ? ['../server.js', '../../server.js', '../server-*.js', '../../server-*.js']
+              : []),
+          ],
           message: `src/${folder} may not import src/${f} (see ARCHITECTURE: layers)`,
         })),
       },
@@ -64,10 +71,17 @@ export default tseslint.config(
   boundary('aws-model', ['ports', 'app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
   boundary('mqtt', ['storage', 'http', 'schedulers', 'cli', 'server', 'pki']),
   boundary('schedulers', ['storage', 'http', 'mqtt', 'cli', 'server', 'pki']),
+  // The web console's server side: the use cases and the HTTP API's operation table, never the store's adapters.
+  boundary('console', ['storage', 'schedulers', 'cli', 'server', 'pki']),
   // X.509 and the local CA: an adapter behind ports/pki.ts, wired by server.ts.
   boundary('pki', ['app', 'storage', 'http', 'mqtt', 'schedulers', 'cli', 'server']),
+  boundary('simulator', ['storage', 'http', 'app', 'schedulers', 'server', 'cli', 'ports']),
+  // /metrics and the probes read the store through its port only; the HTTP layer only as a type.
+  boundary('observability', ['app', 'storage', 'mqtt', 'schedulers', 'cli', 'server', 'pki', 'console']),
+  // The console's page is browser code (console/tsconfig.json: DOM, JSX for Preact).
+  { files: ['console/src/**/*.{ts,tsx}'], languageOptions: { globals: globals.browser } },
   {
-    files: ['test/**/*.ts', 'bench/**/*.ts', 'src/**/*.test.ts'],
+    files: ['test/**/*.ts', 'bench/**/*.ts', 'src/**/*.test.ts', 'console/src/**/*.test.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unsafe-assignment': 'off',

@@ -21,6 +21,7 @@ import { CredentialsFileError, loadCredentialsFile } from '../http/credentials.j
 import type { RateLimit } from '../app/throttle.js'
 import { DEVICE_SECRET_FILE, DeviceAuth, OPERATOR_USERNAME, isLoopback } from '../mqtt/device-auth.js'
 import { DATABASE_FILE } from '../storage/data-dir.js'
+import { registerSimulateCommand } from './simulate.js'
 
 /** The iot model's ThingName: length 1..128, pattern `[a-zA-Z0-9:_-]+` (test/cli/device-token.test.ts checks it). */
 const THING_NAME = /^[a-zA-Z0-9:_-]{1,128}$/
@@ -480,4 +481,5 @@ program
     }
   })
 
+registerSimulateCommand(program)
 await program.parseAsync(process.argv)
