@@ -23,6 +23,11 @@
  *                      else postgres://127.0.0.1:5432/test); host 127.0.0.1 only
  *   --time             run only the time-driven family (`time.*`: deadline sweep, updates with timers,
  *                      paced rollout, idle CPU with armed timers); with `--store postgres` on PostgreSQL
+ *   --console          run only the web console family (`console.*`: UpdateJobExecution at 16
+ *                      connections with a headless Chromium tab on a 100,000-execution job's page and
+ *                      /metrics scraped every second, against the same without; first paint and a
+ *                      usable jobs list with 10,000 jobs and 1,000,000 executions stored); needs
+ *                      Debian's chromium
  *   --list             print the point names and exit
  */
 import { mkdirSync, readdirSync } from 'node:fs'
@@ -51,6 +56,7 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
       store: { type: 'string', default: 'sqlite' },
       'database-url': { type: 'string' },
       time: { type: 'boolean', default: false },
+      console: { type: 'boolean', default: false },
       list: { type: 'boolean', default: false },
     },
     strict: true,
@@ -61,6 +67,8 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
   if (store !== 'sqlite' && store !== 'postgres') throw new Error('--store takes sqlite or postgres')
   if (store === 'postgres' && values.mqtt === true) throw new Error('--mqtt runs on SQLite only')
   if (values.time === true && values.mqtt === true) throw new Error('--time and --mqtt run separately')
+  if (values.console === true && (values.time === true || values.mqtt === true || store === 'postgres'))
+    throw new Error('--console runs alone, on SQLite')
   if (store !== 'postgres' && values['database-url'] !== undefined) {
     throw new Error('--database-url needs --store postgres')
   }
@@ -96,6 +104,7 @@ function parseOptions(argv: readonly string[]): BenchOptions & { list: boolean }
     store,
     databaseUrl,
     time: values.time === true,
+    console: values.console === true,
     list: values.list === true,
   }
 }
@@ -104,13 +113,15 @@ async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2))
   // A flagged family (`--mqtt`, `--store postgres`, `--time`) runs only with its flag, and then alone;
   // `--time` takes the store from `--store`.
-  const flag = options.time
-    ? 'time'
-    : options.mqtt
-      ? 'mqtt'
-      : options.store === 'postgres'
-        ? 'postgres'
-        : undefined
+  const flag = options.console
+    ? 'console'
+    : options.time
+      ? 'time'
+      : options.mqtt
+        ? 'mqtt'
+        : options.store === 'postgres'
+          ? 'postgres'
+          : undefined
   const scenarios = SCENARIOS.filter((s) => s.flag === flag)
   const names = scenarios.flatMap((s) => s.points(options))
   const patterns = options.only.map(onlyPattern)

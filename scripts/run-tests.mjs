@@ -5,7 +5,7 @@
 // those of the PostgreSQL store (src/storage/postgres/, test/postgres/), the PostgreSQL run those of the
 // SQLite store (src/storage/sqlite/) and the store-independent files below, which the SQLite run covers.
 // A filter runs whatever it names.
-import { readdirSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { userInfo } from 'node:os'
 import { join, sep } from 'node:path'
@@ -26,6 +26,7 @@ const storeIndependent = [
   join('src', 'app') + sep,
   join('src', 'pki') + sep,
   join('test', 'docs') + sep,
+  join('console', 'src') + sep,
   join('test', 'http') + sep,
   join('test', 'mqtt', 'storm'),
   join('test', 'mqtt', 'limits'),
@@ -52,7 +53,29 @@ const otherStoreOnly = {
 const env = { ...process.env }
 if (env.PGUSER === undefined && env.USER === undefined) env.PGUSER = userInfo().username
 
-const roots = ['src', 'test']
+// What `npm install` builds and some tests run as a user would: the web console's page
+// (dist/public/console, which its tests load) and the built server (dist/, which the package test packs).
+// Each is rebuilt here, before any test starts, when missing or older than a file of its sources; no test
+// builds, so none can empty dist/ under another one.
+const newerThan = (built, sources) => {
+  const builtMs = existsSync(built) ? statSync(built).mtimeMs : -1
+  return sources.some((root) =>
+    readdirSync(root, { recursive: true, encoding: 'utf8' }).some(
+      (f) => statSync(join(root, f)).mtimeMs > builtMs,
+    ),
+  )
+}
+for (const [built, sources, script] of [
+  [join('dist', 'public', 'console', 'index.html'), ['console'], 'build:console'],
+  [join('dist', 'cli', 'main.js'), ['src', 'models'], 'build:server'],
+]) {
+  if (!newerThan(built, sources)) continue
+  console.log(`# building (npm run ${script}): ${built} is older than its sources`)
+  const done = spawnSync('npm', ['run', script, '--silent'], { stdio: 'inherit', env })
+  if (done.status !== 0) process.exit(done.status ?? 1)
+}
+
+const roots = ['src', 'test', 'console']
 const filter = process.argv.slice(2)
 const files = roots
   .flatMap((root) => readdirSync(root, { recursive: true, encoding: 'utf8' }).map((f) => join(root, f)))

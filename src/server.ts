@@ -38,9 +38,16 @@ import { PgStore } from './storage/postgres/pg-store.js'
 import type { PgStoreOptions } from './storage/postgres/pg-store.js'
 import type { Store } from './ports/store.js'
 import { DataDirPki } from './pki/local-ca.js'
+import { Metrics } from './observability/metrics.js'
+import { probeRoutes } from './observability/probes.js'
+import { PG_MIGRATIONS } from './storage/postgres/migrations.js'
+import { MIGRATIONS as SQLITE_MIGRATIONS } from './storage/sqlite/migrations.js'
 import { listen, listenOrFallBack, startBroker, urlOf, whenListenerClosed } from './server-listeners.js'
 export { PortInUseError } from './server-listeners.js'
 import type { TlsConfig } from './server-tls.js'
+import type { WebConsole } from './console/console.js'
+import { CONSOLE_PREFIX, createConsole } from './console/console.js'
+import { OPERATOR_USERNAME } from './mqtt/device-auth.js'
 import { serverIdentity, socketCertificateId } from './server-tls.js'
 export { TlsConfigError } from './server-tls.js'
 export type { TlsConfig } from './server-tls.js'
@@ -86,6 +93,13 @@ export interface ServerConfig {
   readonly httpLimits?: Partial<HttpLimits> | undefined
   /** Devices over TLS with X.509 client certificates (docs/tls.md); undefined: no TLS listeners. */
   readonly tls?: TlsConfig | undefined
+  /**
+   * The bearer token `/readyz` and `/metrics` require when HTTP authentication is on (`--metrics-token`);
+   * without it they answer 403 there. On loopback without authentication they answer anyone.
+   */
+  readonly metricsToken?: string | undefined
+  /** The web console at `/console` on the main port (docs/console.md); default on (`--no-console`). */
+  readonly console?: boolean | undefined
 }
 
 /** How long a shutdown waits for requests under way before it closes their connections (`--shutdown-grace`). */
@@ -189,6 +203,13 @@ export interface RunningServer {
   readonly dataPlaneTlsUrl?: string
   /** The certificate authority devices trust for the TLS listeners, when they use the local CA. */
   readonly tlsCaPath?: string
+  /** The web console, when on: its URL and what its login takes (none: no login). */
+  readonly console?: {
+    readonly url: string
+    readonly loginMethods: readonly ('access-key' | 'operator')[]
+    /** False when dist/public/console is missing (`npm run build` makes it). */
+    readonly built: boolean
+  }
   /** How HTTP requests are authenticated, and with how many access keys. */
   readonly httpAuth: { readonly mode: 'sigv4' | 'none'; readonly keys: number }
   readonly context: AppContext
@@ -280,6 +301,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           : timeWork.advanceTo(virtualClock, targetMs),
     },
   }
+  // The broker, once started: /metrics counts its clients, /readyz asks whether it can publish.
+  let brokerForProbes: MqttTransport | undefined
+  let embeddedForProbes: EmbeddedBroker | undefined
+  const metrics = new Metrics({
+    store,
+    clock,
+    mqttConnectedClients:
+      config.mqtt === undefined || config.mqtt.url !== undefined
+        ? undefined
+        : () => embeddedForProbes?.stats().connectedClients ?? 0,
+  })
   const models = loadServedModels()
   const verifier = sigv4 ? new SigV4Verifier(credentials, () => clock.nowMs()) : undefined
   const handlers = createRequestHandlers(
@@ -291,6 +323,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       auth: verifier,
       nowMs: () => clock.nowMs(),
       certificateIdentity: (certificateId, thingName) => store.certificateIdentity(certificateId, thingName),
+      observe: metrics.observeRequest,
     },
     models,
   )
@@ -301,6 +334,36 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     // Pages and probes beside the AWS APIs on the main port (console, /metrics, /healthz, /readyz): each
     // answers the requests it owns and returns true; the rest go to the AWS routes.
     const sideRoutes: SideRoute[] = []
+    // ---- web console (issue 13: src/console/, docs/console.md) ----
+    // Its login takes what already protects the service: the SigV4 access keys, or the MQTT operator's
+    // token when the embedded broker authenticates devices; with neither (loopback defaults), none.
+    let webConsole: WebConsole | undefined
+    if (config.console !== false) {
+      const operatorAuth =
+        config.mqtt !== undefined &&
+        config.mqtt.url === undefined &&
+        deviceAuthEnabled(config.mqtt.auth, config.host)
+          ? DeviceAuth.load(config.dataDir, config.mqtt.authSecret)
+          : undefined
+      const created = createConsole({
+        context,
+        models,
+        logger,
+        logins: {
+          accessKeys: sigv4 ? credentials : undefined,
+          operator:
+            operatorAuth === undefined
+              ? undefined
+              : { username: OPERATOR_USERNAME, token: operatorAuth.tokenFor(OPERATOR_USERNAME) },
+        },
+      })
+      store.onCommit(() => created.changed())
+      // On PostgreSQL, other nodes' commits that left work for the dispatchers wake the lease holder.
+      lease?.onWake(() => created.changed())
+      sideRoutes.push(created.route)
+      webConsole = created
+    }
+    // ---- end of web console ----
     const mainListener = new HttpListener(
       (req, res) => {
         for (const route of sideRoutes) if (route(req, res)) return
@@ -450,6 +513,26 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
         mqtt.events = events
       }
     }
+    brokerForProbes = mqtt?.broker
+    embeddedForProbes = embedded
+    sideRoutes.push(
+      probeRoutes({
+        metrics,
+        logger,
+        protect: sigv4,
+        token: config.metricsToken,
+        readiness: {
+          pingStore: () => store.ping(),
+          migrations:
+            store instanceof PgStore
+              ? `PostgreSQL schema ${config.database?.schema ?? 'fleetjobs'} at version ${PG_MIGRATIONS.at(-1)?.version ?? 0}`
+              : `SQLite at version ${SQLITE_MIGRATIONS.at(-1)?.version ?? 0}`,
+          ...(config.mqtt === undefined
+            ? {}
+            : { brokerConnected: () => brokerForProbes?.connected() ?? false }),
+        },
+      }),
+    )
     const url = urlOf(config.host, main)
     // Deletions a stopped process left unfinished. [spec: jobs-control-plane#deletejob]
     jobDeletion.wake()
@@ -494,6 +577,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
           }),
       context,
       notices,
+      ...(webConsole === undefined
+        ? {}
+        : {
+            console: {
+              url: `${url}${CONSOLE_PREFIX}/`,
+              loginMethods: webConsole.login.methods,
+              built: webConsole.built,
+            },
+          }),
       httpAuth: { mode: sigv4 ? 'sigv4' : 'none', keys: sigv4 ? credentials.size : 0 },
       workers: {
         jobDeletion,
@@ -504,6 +596,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       },
       close: async (options = {}) => {
         const deadlineMs = performance.now() + (options.graceMs ?? DEFAULT_SHUTDOWN_GRACE_MS)
+        // The console's event streams never end by themselves: end them before the listeners drain.
+        webConsole?.close()
         const cut = await Promise.all(listeners.map((l) => l.shutdown(deadlineMs)))
         const destroyed = cut.reduce((sum, c) => sum + c.destroyed, 0)
         if (destroyed > 0)

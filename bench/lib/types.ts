@@ -37,6 +37,8 @@ export interface BenchOptions {
   readonly databaseUrl: string
   /** `--time`: run the time-driven family (`time.*`), and only it; on `store`. */
   readonly time: boolean
+  /** `--console`: run the web console family (`console.*`), and only it; SQLite. */
+  readonly console: boolean
 }
 
 /** What one load run against one server measured. Latencies count only 2xx answers. */
@@ -100,7 +102,7 @@ export interface Scenario {
    * A family that runs only with this flag, and then alone (`--mqtt`, `--store postgres`, `--time`);
    * others run without it.
    */
-  readonly flag?: 'mqtt' | 'postgres' | 'time'
+  readonly flag?: 'mqtt' | 'postgres' | 'time' | 'console'
   /** The names of the points this family would run with these options (for `--only` and `--list`). */
   points(options: BenchOptions): readonly string[]
   run(ctx: ScenarioContext): Promise<void>

@@ -4,6 +4,7 @@
  * flag, and then alone.
  */
 import type { Scenario } from '../lib/types.js'
+import { consoleFamily } from './console.js'
 import { createJob } from './create-job.js'
 import { fleetScale } from './fleet-scale.js'
 import { httpDelete } from './http-delete.js'
@@ -16,7 +17,8 @@ import { timeDriven } from './time.js'
 // CreateJob runs before DeleteJobExecution, whose executions come from its 10,000-target jobs.
 // The fleet-scale family runs last, on a server of its own.
 // The MQTT family runs only with --mqtt, the PostgreSQL family only with --store postgres, the
-// time-driven family only with --time (on SQLite, or on PostgreSQL with --store postgres).
+// time-driven family only with --time (on SQLite, or on PostgreSQL with --store postgres), the web
+// console family only with --console.
 export const SCENARIOS: readonly Scenario[] = [
   httpUpdate,
   httpDescribe,
@@ -26,4 +28,5 @@ export const SCENARIOS: readonly Scenario[] = [
   mqttFleet,
   postgres,
   timeDriven,
+  consoleFamily,
 ]

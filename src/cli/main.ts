@@ -3,7 +3,7 @@
  * `fleetjobs serve`: every flag can also be set by FLEETJOBS_<NAME> (e.g. FLEETJOBS_DATA_PLANE_PORT).
  */
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { constants as osConstants } from 'node:os'
 import {
@@ -104,10 +104,16 @@ const authSecretOption = () =>
     'MQTT_AUTH_SECRET',
   )
 
+/** package.json, found from src/cli/ (tsx) and dist/cli/ (built) alike. */
+const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  readonly version: string
+}
+
 const program = new Command()
 program
   .name('fleetjobs')
   .description('A self-hosted job service for device fleets that speaks the AWS IoT Jobs API')
+  .version(PACKAGE.version, '-V, --version', 'print the version of fleetjobs')
 
 program
   .command('serve')
@@ -217,6 +223,7 @@ program
   )
   .addOption(opt('--tls-key <file>', "the TLS listeners' private key, PEM (with --tls-cert)", 'TLS_KEY'))
   .addOption(opt('--no-tls', 'no TLS listeners for devices (MQTT on TLS, HTTPS data plane)', 'NO_TLS'))
+  .addOption(opt('--no-console', 'no web console at /console on the control-plane port', 'NO_CONSOLE'))
   .addOption(
     opt(
       '--events <list>',
@@ -255,6 +262,13 @@ program
       '--credentials-file <file>',
       "access keys SigV4 accepts, in the AWS CLI's credentials format ([profile] aws_access_key_id / aws_secret_access_key)",
       'CREDENTIALS_FILE',
+    ),
+  )
+  .addOption(
+    opt(
+      '--metrics-token <token>',
+      'bearer token /readyz and /metrics require when HTTP authentication is on (Authorization: Bearer <token>)',
+      'METRICS_TOKEN',
     ),
   )
   .addOption(
@@ -308,6 +322,7 @@ program
         region: o['region'] as string,
         accountId: o['accountId'] as string,
         responseStyle: o['responseStyle'] as 'aws' | 'envelope',
+        console: o['console'] !== false,
         rateLimit: {
           ...(o['controlPlaneRate'] === undefined
             ? {}
@@ -315,6 +330,7 @@ program
           ...(o['dataPlaneRate'] === undefined ? {} : { dataPlane: o['dataPlaneRate'] as RateLimit }),
         },
         settings: { maxTargetsPerJob: o['maxTargetsPerJob'] as number },
+        metricsToken: o['metricsToken'] as string | undefined,
         clockMode: o['clock'] as 'system' | 'virtual',
         ...(o['clockStart'] === undefined ? {} : { clockStartMs: o['clockStart'] as number }),
         mqtt:
@@ -421,6 +437,31 @@ program
           : isLoopback(host)
             ? 'fleetjobs HTTP authentication: none (any caller on this machine; listening on loopback only)'
             : `fleetjobs HTTP authentication: NONE — anyone who can reach ${host} can create, cancel and delete jobs and act as any device (--auth sigv4 --credentials-file <file> to require signatures)`,
+      )
+      if (server.console !== undefined) {
+        const methods = server.console.loginMethods
+        const login =
+          methods.length === 0
+            ? isLoopback(host)
+              ? 'no login: HTTP and MQTT authentication are off, listening on loopback only'
+              : `NO LOGIN: anyone who can reach ${host} can use it (--auth sigv4 or --mqtt-auth on to require one, --no-console to turn it off)`
+            : `login required: ${methods
+                .map((m) =>
+                  m === 'access-key'
+                    ? 'an access key id and its secret access key from the credentials file'
+                    : `username ${OPERATOR_USERNAME} with the operator token (\`fleetjobs device-token --operator\`)`,
+                )
+                .join(', or ')}`
+        console.log(
+          `fleetjobs console: ${server.console.url} (${login})${server.console.built ? '' : ' — NOT BUILT: run npm run build'}`,
+        )
+      }
+      console.log(
+        server.httpAuth.mode === 'none'
+          ? `fleetjobs probes: ${server.url}/healthz, /readyz and /metrics (Prometheus), open like the API`
+          : o['metricsToken'] === undefined
+            ? `fleetjobs probes: ${server.url}/healthz answers anyone; /readyz and /metrics answer 403 until --metrics-token is set`
+            : `fleetjobs probes: ${server.url}/healthz answers anyone; /readyz and /metrics require Authorization: Bearer <--metrics-token>`,
       )
       if (server.context.time.mode === 'virtual')
         console.log(

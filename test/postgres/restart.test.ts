@@ -274,10 +274,28 @@ describe(
       // Still unavailable, still answering: the server did not give up or crash after the first errors.
       await expectUnavailable('DescribeJob, again', describeJob)
       await expectUnavailable('DescribeJobExecution (data plane)', deviceDescribe)
+      // The probes: the process is up (/healthz), but not ready (/readyz names the store).
+      assert.equal((await fetch(`${h.server.url}/healthz`)).status, 200)
+      const readyz = await fetch(`${h.server.url}/readyz`, { signal: AbortSignal.timeout(SETTLE_MS) })
+      assert.equal(readyz.status, 503)
+      const body = (await readyz.json()) as { status: string; checks: Record<string, { ok: boolean }> }
+      assert.equal(body.status, 'unready')
+      assert.equal(body.checks['store']?.ok, false, JSON.stringify(body))
+      assert.equal(body.checks['migrations']?.ok, true)
     })
 
     it('(b) once the database is back, the same calls succeed without restarting fleetjobs, and the earlier state is intact', async () => {
       cluster!.start()
+      // /readyz turns ready again by itself.
+      const deadline = Date.now() + RECOVERY_MS
+      let readyz = await fetch(`${h.server.url}/readyz`)
+      while (readyz.status !== 200 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 200))
+        readyz = await fetch(`${h.server.url}/readyz`)
+      }
+      const ready = await readyz.text()
+      assert.equal(readyz.status, 200, ready)
+      assert.equal((JSON.parse(ready) as { status: string }).status, 'ready')
       const job = await untilSucceeds('DescribeJob', describeJob)
       assert.equal(job.job?.jobId, jobId)
       assert.equal(job.job?.status, 'IN_PROGRESS')
