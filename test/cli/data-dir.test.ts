@@ -13,8 +13,8 @@ import { after, describe, it } from 'node:test'
 import { startHarness } from '../support/harness.js'
 import { dropSchemaFor, onPostgres, serveArgs } from '../support/store.js'
 import { DataDirInUseError, PID_FILE } from '../../src/storage/data-dir.js'
+import { CLI, CLI_ENTRY } from '../support/cli.js'
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
 const dirs: string[] = []
 const children: ChildProcess[] = []
 
@@ -28,20 +28,7 @@ function tempDir(): string {
 function serve(dataDir: string, args: string[] = [], options: SpawnOptions = {}): ChildProcess {
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      MAIN,
-      'serve',
-      '--data-dir',
-      dataDir,
-      '--port',
-      '0',
-      '--data-plane-port',
-      '0',
-      '--no-mqtt',
-      ...args,
-    ],
+    [...CLI, 'serve', '--data-dir', dataDir, '--port', '0', '--data-plane-port', '0', '--no-mqtt', ...args],
     {
       env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -185,7 +172,7 @@ describe('--data-dir errors: one line, exit 2, naming the flag and the path', ()
     chmodSync(folder, 0o555)
     // root writes anywhere: the server then runs as nobody, which may read the sources but not write here.
     const asNobody: SpawnOptions = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}
-    if (process.getuid?.() === 0 && !readableByOthers(MAIN))
+    if (process.getuid?.() === 0 && !readableByOthers(CLI_ENTRY))
       return t.skip('runs as root, whom no folder refuses, and the sources are not readable by another user')
     const result = await exit(serve(folder, [], asNobody))
     assert.equal(result.code, 2, result.stderr)

@@ -12,9 +12,8 @@ import { after, describe, it } from 'node:test'
 import { DEVICE_SECRET_FILE, DeviceAuth, OPERATOR_USERNAME } from '../../src/mqtt/device-auth.js'
 import { DATABASE_FILE } from '../../src/storage/data-dir.js'
 import { SqliteStore } from '../../src/storage/sqlite/sqlite-store.js'
+import { CLI } from '../support/cli.js'
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
-const TSX = import.meta.resolve('tsx')
 const IOT_MODEL = new URL('../../models/iot.json', import.meta.url)
 const dirs: string[] = []
 
@@ -40,7 +39,7 @@ function deviceToken(
     execFile(
       process.execPath,
       // tsx by its path: the command may run from another folder.
-      ['--import', TSX, MAIN, 'device-token', ...args],
+      [...CLI, 'device-token', ...args],
       { env, ...(cwd === undefined ? {} : { cwd }) },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1

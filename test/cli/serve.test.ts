@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import { countRows, dropSchemaFor, onPostgres, serveArgs, serveEnv } from '../support/store.js'
+import { CLI } from '../support/cli.js'
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
 const dirs: string[] = []
 
 const children: ChildProcess[] = []
@@ -36,14 +36,10 @@ function serve(
   dirs.push(dataDir)
   const store =
     storeBy === 'flags' ? { args: serveArgs(dataDir), env: {} } : { args: [], env: serveEnv(dataDir) }
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', MAIN, 'serve', '--data-dir', dataDir, ...store.args, ...args],
-    {
-      env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'silent', ...store.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
+  const child = spawn(process.execPath, [...CLI, 'serve', '--data-dir', dataDir, ...store.args, ...args], {
+    env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'silent', ...store.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   children.push(child)
   dataDirOf.set(child, dataDir)
   return child

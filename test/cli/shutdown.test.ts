@@ -17,8 +17,8 @@ import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
 import mqtt from 'mqtt'
 import { dropSchemaFor, serveArgs } from '../support/store.js'
+import { CLI } from '../support/cli.js'
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
 /** Every wait ends by this bound (a slow start under `tsx` on a shared machine included). */
 const BOUND_MS = 30_000
 /** What the CLI allows the store and broker after the grace (src/cli/main.ts), plus scheduling slack. */
@@ -77,9 +77,7 @@ async function serve(dataDir: string, args: string[], env: Record<string, string
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      MAIN,
+      ...CLI,
       'serve',
       '--data-dir',
       dataDir,
@@ -326,7 +324,7 @@ describe('fleetjobs serve shuts down on SIGINT/SIGTERM', () => {
   })
 
   it('--shutdown-grace must be a number of seconds ≥ 0', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--shutdown-grace', '-1'], {
+    const child = spawn(process.execPath, [...CLI, 'serve', '--shutdown-grace', '-1'], {
       env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'pipe'],
     })

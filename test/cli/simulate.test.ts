@@ -24,9 +24,8 @@ import type { Harness } from '../support/harness.js'
 import { startHarness, unique } from '../support/harness.js'
 import { WAIT_MS, mqttUrlOf } from '../support/mqtt.js'
 import { executionsOf, groupArnOf } from '../support/thing-groups.js'
+import { CLI } from '../support/cli.js'
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
-const TSX = import.meta.resolve('tsx')
 /** Short jobs: the tests wait for the fleet, never for a fixed time. */
 const DURATION = { min: 20, max: 60 }
 const STEPS = 2
@@ -346,7 +345,7 @@ function simulate(args: string[], onStderr?: (all: string) => void): Promise<Cli
   delete env['FLEETJOBS_DATA_DIR']
   delete env['FLEETJOBS_MQTT_AUTH_SECRET']
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, MAIN, 'simulate', ...args], { env })
+    const child = spawn(process.execPath, [...CLI, 'simulate', ...args], { env })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))

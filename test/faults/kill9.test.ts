@@ -28,8 +28,8 @@ import { after, describe, it } from 'node:test'
 import { REGION, sdkCredentials, thingArnOf, unique } from '../support/harness.js'
 import { waitUntil } from '../support/mqtt.js'
 import { dropSchemaFor, serveArgs } from '../support/store.js'
+import { CLI } from '../support/cli.js'
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
 /** A child compiles with tsx before it listens: generous on a loaded 2-core machine. */
 const START_MS = 30_000
 const ROUNDS = 5
@@ -68,9 +68,7 @@ async function serve(): Promise<Server> {
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      MAIN,
+      ...CLI,
       'serve',
       '--data-dir',
       dataDir,

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test'
 import { DeviceAuth, OPERATOR_USERNAME } from '../../src/mqtt/device-auth.js'
 import type { Harness } from '../support/harness.js'
 import { seedJob, startHarness } from '../support/harness.js'
+import { CLI } from '../support/cli.js'
 
 /** Bounds a wait that should end; not a timing assertion. */
 const WAIT_MS = 10_000
@@ -181,7 +182,7 @@ describe('MQTT device authentication: isolation between things', () => {
 describe('fleetjobs device-token', () => {
   it('prints the same token the server checks, for a thing and for the operator', () => {
     const run = (...args: string[]): string =>
-      execFileSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'device-token', ...args], {
+      execFileSync(process.execPath, [...CLI, 'device-token', ...args], {
         encoding: 'utf8',
       }).trim()
     assert.equal(run('thing-1', '--data-dir', h.dataDir), auth.tokenFor('thing-1'))

@@ -45,6 +45,7 @@ import {
 import { holdJobDeletion, jobInEveryStatus } from '../support/lifecycle.js'
 import { waitUntil } from '../support/mqtt.js'
 import { countRows, dropSchemaFor, serveArgs } from '../support/store.js'
+import { CLI } from '../support/cli.js'
 
 /** How long a wait lasts before it fails; generous, since the machine is shared. */
 const WAIT_MS = 10_000
@@ -720,13 +721,11 @@ describe('Jobs events are not lost', () => {
 })
 
 describe('fleetjobs serve --events', () => {
-  const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
-
   function serve(args: string[], env: Record<string, string> = {}) {
     const dataDir = mkdtempSync(join(tmpdir(), 'fleetjobs-events-cli-'))
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', MAIN, 'serve', '--data-dir', dataDir, ...serveArgs(dataDir), ...args],
+      [...CLI, 'serve', '--data-dir', dataDir, ...serveArgs(dataDir), ...args],
       {
         env: { ...process.env, FLEETJOBS_LOG_LEVEL: 'silent', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -35,10 +35,10 @@ import { DOCUMENT, ManualClock } from '../support/device.js'
 import type { Collector, DeviceClient } from '../support/mqtt.js'
 import { WAIT_MS, connectDevice, jobsTopics, waitUntil } from '../support/mqtt.js'
 import { dropSchemaFor, serveArgs } from '../support/store.js'
+import { CLI } from '../support/cli.js'
 
 /** The port the machine's Mosquitto owns; no broker of these tests may use it. */
 const SHARED_MOSQUITTO_PORT = 1883
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
 /** A server child process needs time to compile with tsx on a busy machine. */
 const CHILD_START_MS = 60_000
 
@@ -418,9 +418,7 @@ async function serve(dataDir: string, mqttUrl: string): Promise<ServeChild> {
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      MAIN,
+      ...CLI,
       'serve',
       '--port',
       '0',

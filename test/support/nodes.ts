@@ -14,8 +14,8 @@ import pg from 'pg'
 import { REGION, sdkCredentials } from './harness.js'
 import { waitUntil } from './mqtt.js'
 import { TEST_DATABASE_URL } from './store.js'
+import { CLI } from './cli.js'
 
-const MAIN = new URL('../../src/cli/main.ts', import.meta.url).pathname
 /** A child needs time to compile with tsx on a busy machine. */
 const START_MS = 60_000
 
@@ -43,9 +43,7 @@ export async function startNode(name: string, options: NodeOptions): Promise<Nod
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      MAIN,
+      ...CLI,
       'serve',
       '--port',
       '0',
