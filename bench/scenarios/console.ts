@@ -38,6 +38,17 @@ import type { Figure, LoadStats, Scenario, ScenarioContext } from '../lib/types.
 import { speedRatio } from '../lib/types.js'
 import type { ConsoleSeedArgs, ConsoleSeedResult, ConsoleServerConfig } from '../serve/fleetjobs-console.js'
 
+/** Headless Chromium on this closed network (as test/console/browser.ts launches it). */
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
+
 const UPDATE = 'console.update-with-console.c16'
 const UPDATE_CPU = 'console.update-cpu-with-console.c16'
 const PAINT = 'console.first-paint'
@@ -68,15 +79,7 @@ export const consoleFamily: Scenario = {
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
     })
     // The tab of the update point: the same Chromium behind `nice -n 19` (see the header).
     const niceDir = mkdtempSync(join(tmpdir(), 'fleetjobs-bench-chromium-'))
@@ -85,15 +88,7 @@ export const consoleFamily: Scenario = {
     const nicedBrowser = await chromium.launch({
       executablePath: niced,
       headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
     })
     try {
       const seeded = await withLimit(server.call<ConsoleSeedResult>('seed', seed), SEED_LIMIT_MS, 'seeding')
