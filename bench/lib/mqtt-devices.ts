@@ -33,6 +33,12 @@ export interface NotifyAllArgs {
   readonly count: number
 }
 
+/** The aedes baseline's stand-in for the latency probe's CreateJob: one `notify-next` naming `jobId`. */
+export interface NotifyOneArgs {
+  readonly thingName: string
+  readonly jobId: string
+}
+
 export function deviceName(prefix: string, index: number): string {
   return `${prefix}-${String(index).padStart(NAME_WIDTH, '0')}`
 }

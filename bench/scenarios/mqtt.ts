@@ -25,7 +25,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
-import { controlPlane, sendOnce, thingGroupArn } from '../lib/aws-requests.js'
+import { controlPlane, sendOnce, thingArn, thingGroupArn } from '../lib/aws-requests.js'
 import { ServerProcess } from '../lib/children.js'
 import { percentile } from '../lib/load.js'
 import type {
@@ -35,8 +35,10 @@ import type {
   FinishArgs,
   FinishResult,
   NotifyAllArgs,
+  NotifyOneArgs,
 } from '../lib/mqtt-devices.js'
 import { MQTT_JOB_ID, epochMs } from '../lib/mqtt-devices.js'
+import { NotifyProbe } from '../lib/notify-probe.js'
 import type { Figure, Scenario, ScenarioContext } from '../lib/types.js'
 import { speedRatio } from '../lib/types.js'
 import type { AttachPrincipalArgs, SeedGroupMembersArgs } from '../serve/fleetjobs.js'
@@ -65,6 +67,10 @@ const FD_MARGIN = 256
 const TLS_SERVERNAME = 'localhost'
 const BASELINE = 'aedes-echo'
 const TLS_BASELINE = 'aedes-echo-tls'
+/** The latency probe's thing (not in the fleet's group), and its samples (a tenth with `--quick`). */
+const PROBE_THING = 'notify-probe'
+const PROBE_SAMPLES = 300
+const PROBE_WARM_UP = 20
 /** `mqtt.fleet-10k`'s fleetjobs run: the baseline of the TLS and MQTT 5 rounds. */
 const TCP_BASELINE = 'fleetjobs-mqtt311-tcp'
 
@@ -82,6 +88,19 @@ interface FleetRun {
   readonly jobMs: number
   readonly lastNotifyMs: number
   readonly succeeded: number
+  /** Notification latencies (ms, sorted) of the probe alone and with every device connected. */
+  readonly notifyLatency?: { readonly alone: readonly number[]; readonly fleet: readonly number[] }
+}
+
+/**
+ * The notification-latency probe of a round (`lib/notify-probe.ts`): how to make the server notify
+ * the probe's thing once about `jobId`, resolving the epoch ms the latency is timed from, and what to
+ * do after each sample.
+ */
+interface Probing {
+  readonly url: string
+  readonly notify: (jobId: string) => Promise<number>
+  readonly after?: (probe: NotifyProbe, jobId: string) => Promise<void>
 }
 
 export const mqttFleet: Scenario = {
@@ -160,7 +179,16 @@ async function runEcho(
       protocolVersion: 4,
       tls: tls ? await echo.call<DeviceTls>('deviceTls', null, CALL_LIMIT_MS) : undefined,
     }
-    return await runFleet(ctx, label, echo, link, fleet, async () => {
+    const probing: Probing | undefined = tls
+      ? undefined
+      : {
+          url,
+          notify: (jobId) => {
+            const args: NotifyOneArgs = { thingName: PROBE_THING, jobId }
+            return echo.call<number>('notifyOne', args, CALL_LIMIT_MS)
+          },
+        }
+    return await runFleet(ctx, label, echo, link, fleet, probing, async () => {
       const args: NotifyAllArgs = { prefix: PREFIX, count: fleet.devices }
       await echo.call('notifyAll', args, FLOW_LIMIT_MS)
     })
@@ -200,7 +228,10 @@ async function runFleetjobs(
     }
     // A first fetch pays for undici's set-up; keep it out of the timing.
     await sendOnce(fj.info.url, controlPlane.describeJob('bench-warm-up'), CALL_LIMIT_MS)
-    const run = await runFleet(ctx, label, fj, link, fleet, async () => {
+    // The latency probe on the plain-TCP MQTT 3.1.1 round only (the figures are that round's).
+    const probing =
+      transport === 'tcp' && protocolVersion === 4 ? await fleetjobsProbing(fj, link.url) : undefined
+    const run = await runFleet(ctx, label, fj, link, fleet, probing, async () => {
       const res = await sendOnce(
         fj.info.url,
         controlPlane.createJob(JOB_ID, [thingGroupArn(GROUP)], DOCUMENT),
@@ -215,6 +246,54 @@ async function runFleetjobs(
     await ctx.session.stop(label)
   }
 }
+
+/**
+ * The probe on fleetjobs: its thing created over the control plane; each sample a CreateJob of one
+ * thing ARN, timed from the answer's arrival; after it the probe reports SUCCEEDED (`finish`).
+ */
+async function fleetjobsProbing(fj: ServerProcess, mqttUrl: string): Promise<Probing> {
+  const created = await sendOnce(fj.info.url, controlPlane.createThing(PROBE_THING), CALL_LIMIT_MS)
+  if (created.status !== 200) throw new Error(`CreateThing ${PROBE_THING}: ${created.status} ${created.body}`)
+  return {
+    url: mqttUrl,
+    notify: async (jobId) => {
+      const res = await sendOnce(
+        fj.info.url,
+        controlPlane.createJob(jobId, [thingArn(PROBE_THING)], DOCUMENT),
+        CALL_LIMIT_MS,
+      )
+      const answeredAt = epochMs()
+      if (res.status !== 200) throw new Error(`CreateJob ${jobId}: ${res.status} ${res.body.slice(0, 300)}`)
+      return answeredAt
+    },
+    after: (probe, jobId) => probe.finish(jobId),
+  }
+}
+
+/**
+ * The probe's samples (after PROBE_WARM_UP unrecorded ones), sorted. Jobs are named
+ * `probe-<phase>-<n>`, so the two phases of a round never reuse an id.
+ */
+async function sampleLatency(
+  ctx: ScenarioContext,
+  probe: NotifyProbe,
+  probing: Probing,
+  phase: string,
+): Promise<number[]> {
+  const samples = ctx.options.quick ? PROBE_SAMPLES / 10 : PROBE_SAMPLES
+  const ms: number[] = []
+  for (let i = 0; i < PROBE_WARM_UP + samples; i++) {
+    const jobId = `probe-${phase}-${i}`
+    const latency = await probe.sample(jobId, () => probing.notify(jobId))
+    await probing.after?.(probe, jobId)
+    if (i >= PROBE_WARM_UP) ms.push(latency)
+  }
+  return ms.sort((a, b) => a - b)
+}
+
+const latencyText = (ms: readonly number[]): string =>
+  `p50 ${percentile(ms, 0.5).toFixed(2)} ms, p99 ${percentile(ms, 0.99).toFixed(2)} ms, ` +
+  `max ${ms[ms.length - 1]?.toFixed(2) ?? '-'} ms (${ms.length} samples)`
 
 /**
  * One certificate for every device: CreateKeysAndCertificate (setAsActive) over the control plane,
@@ -292,6 +371,18 @@ function roundFigures(
   )
   record(ctx, `${point}.last-notify-ms`, 'ms', 'lower', ours.lastNotifyMs, base.lastNotifyMs, baselineName)
   connectFigures(ctx, point, ours, base, baselineName, '')
+  if (ours.notifyLatency !== undefined && base.notifyLatency !== undefined) {
+    for (const phase of ['alone', 'fleet'] as const) {
+      for (const [name, p] of [
+        ['p50', 0.5],
+        ['p99', 0.99],
+      ] as const) {
+        const value = percentile(ours.notifyLatency[phase], p)
+        const baseline = percentile(base.notifyLatency[phase], p)
+        record(ctx, `${point}.notify-latency-${phase}.${name}`, 'ms', 'lower', value, baseline, baselineName)
+      }
+    }
+  }
 }
 
 /** `<point>.connect-ms<suffix>` and `<point>.rss-per-device<suffix>` against a baseline round. */
@@ -325,10 +416,45 @@ async function runFleet(
   server: ServerProcess,
   link: Link,
   { devices, processes }: { devices: number; processes: number },
+  probing: Probing | undefined,
   trigger: () => Promise<void>,
 ): Promise<FleetRun> {
   // Other processes on the machine take cores from both ends: say how busy it was.
   ctx.log(`${label}: machine load average ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores`)
+  const probe = probing === undefined ? undefined : await NotifyProbe.connect(probing.url, PROBE_THING)
+  try {
+    const alone =
+      probe === undefined || probing === undefined
+        ? undefined
+        : await sampleLatency(ctx, probe, probing, 'alone')
+    if (alone !== undefined) ctx.log(`${label}: notification latency, the probe alone: ${latencyText(alone)}`)
+    const run = await connectAndRun(ctx, label, server, link, { devices, processes }, trigger, async () => {
+      if (probe === undefined || probing === undefined) return undefined
+      const fleet = await sampleLatency(ctx, probe, probing, 'fleet')
+      ctx.log(`${label}: notification latency, ${devices} devices connected: ${latencyText(fleet)}`)
+      return fleet
+    })
+    return alone === undefined || run.fleetLatency === undefined
+      ? run.result
+      : { ...run.result, notifyLatency: { alone, fleet: run.fleetLatency } }
+  } finally {
+    await probe?.close()
+  }
+}
+
+/**
+ * Connects the devices, runs `whenConnected` (the probe's samples with the fleet connected), then fires
+ * the trigger and waits for every device's flow.
+ */
+async function connectAndRun(
+  ctx: ScenarioContext,
+  label: string,
+  server: ServerProcess,
+  link: Link,
+  { devices, processes }: { devices: number; processes: number },
+  trigger: () => Promise<void>,
+  whenConnected: () => Promise<number[] | undefined>,
+): Promise<{ result: FleetRun; fleetLatency: number[] | undefined }> {
   const loads = await Promise.all(
     Array.from({ length: processes }, (_, i) =>
       ServerProcess.start(`mqtt-devices-${i + 1}`, 'mqtt-devices', null),
@@ -376,6 +502,7 @@ async function runFleet(
         `${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssAfter / 2 ** 20).toFixed(0)} MiB; ${connectCpu}`,
     )
 
+    const fleetLatency = await whenConnected()
     const finishArgs: FinishArgs = { timeoutMs: FLOW_LIMIT_MS }
     await cpu.start()
     const t0 = epochMs()
@@ -409,7 +536,16 @@ async function runFleet(
         `notify → SUCCEEDED p50 ${percentile(flowMs, 0.5).toFixed(0)} ms, ` +
         `p99 ${percentile(flowMs, 0.99).toFixed(0)} ms; ${flowCpu}`,
     )
-    return { connectMs, rssPerDeviceBytes: (rssAfter - rssBefore) / devices, jobMs, lastNotifyMs, succeeded }
+    return {
+      result: {
+        connectMs,
+        rssPerDeviceBytes: (rssAfter - rssBefore) / devices,
+        jobMs,
+        lastNotifyMs,
+        succeeded,
+      },
+      fleetLatency,
+    }
   } finally {
     await Promise.all(loads.map((load) => load.close()))
   }

@@ -19,8 +19,8 @@ import type { AddressInfo, Server } from 'node:net'
 import { createServer as createTlsServer } from 'node:tls'
 import { LOOPBACK_NAMES } from '../../src/pki/local-ca.js'
 import { createAuthority, exportKeys, generateKeys, issueLeaf, toPem } from '../../src/pki/x509.js'
-import type { DeviceTls, NotifyAllArgs } from '../lib/mqtt-devices.js'
-import { MQTT_JOB_ID, deviceName } from '../lib/mqtt-devices.js'
+import type { DeviceTls, NotifyAllArgs, NotifyOneArgs } from '../lib/mqtt-devices.js'
+import { MQTT_JOB_ID, deviceName, epochMs } from '../lib/mqtt-devices.js'
 import { childConfig, cpuMs, residentBytes, serveChild } from './child-ipc.js'
 
 export interface AedesEchoConfig {
@@ -72,7 +72,7 @@ await serveChild(async () => {
   // A TLS server's connection listener runs after the handshake ('secureConnection').
   const listener: Server =
     material === undefined
-      ? createServer((socket) => aedes.handle(socket))
+      ? createServer({ noDelay: true }, (socket) => aedes.handle(socket))
       : createTlsServer(
           {
             cert: material.serverChainPem,
@@ -131,6 +131,7 @@ await serveChild(async () => {
       rss: residentBytes,
       cpuMs,
       notifyAll: (args) => notifyAll(aedes, args as NotifyAllArgs),
+      notifyOne: (args) => notifyOne(aedes, args as NotifyOneArgs),
       deviceTls: () => {
         if (material === undefined) throw new Error('this aedes-echo listens on plain TCP')
         return material.device
@@ -201,4 +202,30 @@ async function notifyAll(aedes: Aedes, { prefix, count }: NotifyAllArgs): Promis
   }
   await Promise.all(Array.from({ length: Math.min(NOTIFY_WINDOW, count) }, worker))
   return performance.now() - started
+}
+
+/**
+ * The latency probe's stand-in for CreateJob: a `notify` and then a `notify-next` naming `jobId` to
+ * `thingName` (QoS 1), as fleetjobs publishes both for a new job. Resolves the epoch ms just before
+ * the first publish, which the probe's latency is timed from.
+ */
+function notifyOne(aedes: Aedes, { thingName, jobId }: NotifyOneArgs): number {
+  const payload = Buffer.from(
+    JSON.stringify({
+      timestamp: T,
+      execution: { ...SUMMARY, jobId, status: 'QUEUED', jobDocument: DOCUMENT },
+    }),
+  )
+  const notify = Buffer.from(JSON.stringify({ timestamp: T, jobs: { QUEUED: [{ ...SUMMARY, jobId }] } }))
+  const base = `$aws/things/${thingName}/jobs`
+  const from = epochMs()
+  aedes.publish(
+    { cmd: 'publish', topic: `${base}/notify`, payload: notify, qos: 1, retain: false, dup: false },
+    () =>
+      aedes.publish(
+        { cmd: 'publish', topic: `${base}/notify-next`, payload, qos: 1, retain: false, dup: false },
+        () => undefined,
+      ),
+  )
+  return from
 }

@@ -129,7 +129,12 @@ export class EmbeddedBroker implements MqttTransport {
         ? undefined
         : { connections: certificates, check: tls.certificateIdentity, logger: tls.logger },
     )
-    const tcp = createServer((socket) => accept(aedes, limitPacketSize(socket, bounds.maxPacketBytes)))
+    // Nagle's algorithm off on every broker socket (the WebSocket ones are the HTTP listener's, which
+    // sets it too): a publish that follows an unacknowledged small write would otherwise wait for the
+    // client's delayed ACK, some 40 ms on Linux.
+    const tcp = createServer({ noDelay: true }, (socket) =>
+      accept(aedes, limitPacketSize(socket, bounds.maxPacketBytes)),
+    )
     const tlsServer =
       tls === undefined || certificates === undefined
         ? undefined

@@ -72,6 +72,8 @@ export class ExternalBroker implements MqttTransport {
       reconnectPeriod: 1000,
       connectTimeout: 10_000,
     })
+    sendAtOnce(client)
+    client.on('connect', () => sendAtOnce(client))
     const filter =
       options.sharedGroup === undefined ? REQUEST_FILTER : `$share/${options.sharedGroup}/${REQUEST_FILTER}`
     const broker = new ExternalBroker(client, filter)
@@ -136,4 +138,14 @@ function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> 
     timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms)
   })
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Nagle's algorithm off on the client's current socket (TCP or TLS; a reconnect makes a new one): a
+ * notification written while an earlier small write is still unacknowledged would otherwise wait for
+ * the broker's delayed ACK, some 40 ms on Linux.
+ */
+function sendAtOnce(client: MqttClient): void {
+  const stream = client.stream as { setNoDelay?: (noDelay: boolean) => unknown }
+  stream.setNoDelay?.(true)
 }
