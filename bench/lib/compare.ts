@@ -6,6 +6,8 @@ import { BASELINES } from './types.js'
 
 export type Target = 'fleetjobs' | BaselineName
 
+const CPU_CALL_LIMIT_MS = 10_000
+
 export type Phase = Omit<LoadPlan, 'url' | 'connections'>
 
 export interface PointSpec {
@@ -24,12 +26,16 @@ export async function measurePoint(ctx: ScenarioContext, spec: PointSpec): Promi
     const url = spec.plane === 'controlPlane' ? server.info.url : server.info.dataPlaneUrl
     const { warmup, measure } = spec.phases(target)
     if (warmup !== undefined) await runLoad({ ...warmup, url, connections: spec.connections })
+    const cpu0 = await server.call<number>('cpuMs', null, CPU_CALL_LIMIT_MS)
     const stats = await runLoad({ ...measure, url, connections: spec.connections })
+    const cpuMs = (await server.call<number>('cpuMs', null, CPU_CALL_LIMIT_MS)) - cpu0
     results[target] = stats
     const problems =
       stats.failed + stats.errors > 0 ? `  !! ${stats.failed} non-2xx, ${stats.errors} errors` : ''
+    // CPU time per answered request moves much less than req/s when other processes share the cores.
+    const perRequest = stats.ok > 0 ? `  server CPU ${((1000 * cpuMs) / stats.ok).toFixed(1)} µs/req` : ''
     ctx.log(
-      `${spec.name.padEnd(28)} ${target.padEnd(17)} ${stats.rps.toFixed(0).padStart(7)} req/s  p99 ${stats.p99Ms.toFixed(2)} ms${problems}`,
+      `${spec.name.padEnd(28)} ${target.padEnd(17)} ${stats.rps.toFixed(0).padStart(7)} req/s  p99 ${stats.p99Ms.toFixed(2)} ms${perRequest}${problems}`,
     )
   }
   const ours = results.fleetjobs

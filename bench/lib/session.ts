@@ -59,7 +59,7 @@ export class Session {
 
   private cpuProfFlags(): string[] {
     const dir = this.options.cpuProfDir
-    return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`]
+    return dir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=100']
   }
 
   /**

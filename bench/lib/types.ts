@@ -39,6 +39,8 @@ export interface BenchOptions {
   readonly time: boolean
   /** `--console`: run the web console family (`console.*`), and only it; SQLite. */
   readonly console: boolean
+  /** `--wrk`: run the wrk check (`wrk.*`), and only it; SQLite. */
+  readonly wrk: boolean
 }
 
 /** What one load run against one server measured. Latencies count only 2xx answers. */
@@ -102,7 +104,7 @@ export interface Scenario {
    * A family that runs only with this flag, and then alone (`--mqtt`, `--store postgres`, `--time`);
    * others run without it.
    */
-  readonly flag?: 'mqtt' | 'postgres' | 'time' | 'console'
+  readonly flag?: 'mqtt' | 'postgres' | 'time' | 'console' | 'wrk'
   /** The names of the points this family would run with these options (for `--only` and `--list`). */
   points(options: BenchOptions): readonly string[]
   run(ctx: ScenarioContext): Promise<void>

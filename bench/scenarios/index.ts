@@ -13,12 +13,13 @@ import { httpUpdate } from './http-update.js'
 import { mqttFleet } from './mqtt.js'
 import { postgres } from './postgres.js'
 import { timeDriven } from './time.js'
+import { wrkCheck } from './wrk.js'
 
 // CreateJob runs before DeleteJobExecution, whose executions come from its 10,000-target jobs.
 // The fleet-scale family runs last, on a server of its own.
 // The MQTT family runs only with --mqtt, the PostgreSQL family only with --store postgres, the
 // time-driven family only with --time (on SQLite, or on PostgreSQL with --store postgres), the web
-// console family only with --console.
+// console family only with --console, the wrk check only with --wrk.
 export const SCENARIOS: readonly Scenario[] = [
   httpUpdate,
   httpDescribe,
@@ -29,4 +30,5 @@ export const SCENARIOS: readonly Scenario[] = [
   postgres,
   timeDriven,
   consoleFamily,
+  wrkCheck,
 ]

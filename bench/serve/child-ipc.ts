@@ -72,7 +72,8 @@ export async function serveChild(start: () => Promise<ChildServer>): Promise<voi
       )
       return
     }
-    const handler = running.handlers[message.method]
+    // Every child answers `cpuMs` (its own CPU time), whether or not its handlers name it.
+    const handler = running.handlers[message.method] ?? (message.method === 'cpuMs' ? cpuMs : undefined)
     Promise.resolve()
       .then(() => {
         if (handler === undefined) throw new Error(`no method ${message.method}`)

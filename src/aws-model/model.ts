@@ -100,24 +100,39 @@ function isJsonObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-/** See `OperationSpec.dropUnknownMembers`. Object.fromEntries keeps a `__proto__` key an own property. */
+/**
+ * See `OperationSpec.dropUnknownMembers`. Builds new objects only where a level can hold something to
+ * drop: a list of scalars (10,000 target ARNs) is kept as it is. A map's `__proto__` key stays an own
+ * property (a structure never has one: no member is called that).
+ */
 function dropUnknown(tree: ShapeTree, value: unknown): unknown {
   switch (tree.kind) {
-    case 'structure':
+    case 'structure': {
       if (!isJsonObject(value)) return value
-      return Object.fromEntries(
-        Object.entries(value).flatMap(([k, v]) => {
-          const member = tree.members.get(k)
-          return member === undefined || v === null ? [] : [[k, dropUnknown(member, v)]]
-        }),
-      )
+      const out: Record<string, unknown> = {}
+      for (const k of Object.keys(value)) {
+        const member = tree.members.get(k)
+        const v = value[k]
+        if (member !== undefined && v !== null) out[k] = member.kind === 'scalar' ? v : dropUnknown(member, v)
+      }
+      return out
+    }
     case 'list':
-      return Array.isArray(value) ? value.map((v: unknown) => dropUnknown(tree.member, v)) : value
-    case 'map':
+      if (!Array.isArray(value) || tree.member.kind === 'scalar') return value
+      return value.map((v: unknown) => dropUnknown(tree.member, v))
+    case 'map': {
       if (!isJsonObject(value)) return value
-      return Object.fromEntries(
-        Object.entries(value).flatMap(([k, v]) => (v === null ? [] : [[k, dropUnknown(tree.value, v)]])),
-      )
+      const out: Record<string, unknown> = {}
+      for (const k of Object.keys(value)) {
+        const v = value[k]
+        if (v === null) continue
+        const kept = dropUnknown(tree.value, v)
+        if (k === '__proto__')
+          Object.defineProperty(out, k, { value: kept, enumerable: true, writable: true, configurable: true })
+        else out[k] = kept
+      }
+      return out
+    }
     case 'scalar':
       return value
   }

@@ -331,7 +331,7 @@ async function serveRequest(
   bodyRead: Buffer | undefined,
 ): Promise<void> {
   // [spec: wire-protocol#2.1] `$next` arrives encoded or not.
-  const path = rawPath.replace(/\/%24next(?=[/?]|$)/gi, '/$next')
+  const path = rawPath.includes('%') ? rawPath.replace(/\/%24next(?=[/?]|$)/gi, '/$next') : rawPath
   const found = routers[state.plane].find((req.method ?? 'GET') as 'GET', path)
   if (found === null) {
     if (bodyRead === undefined) await drain(req)
@@ -343,9 +343,9 @@ async function serveRequest(
   }
   const route = found.store as Route
   state.route = route
-  const body = bodyRead ?? (await readBody(req))
-  const query = new URLSearchParams(path.includes('?') ? path.slice(path.indexOf('?') + 1) : '')
-  const input = bind(route.spec, found.params, query, req.headers, body)
+  const body = bodyRead ?? (hasNoBody(req) ? NO_BODY : await readBody(req))
+  const q = path.indexOf('?')
+  const input = bind(route.spec, found.params, q < 0 ? '' : path.slice(q + 1), req.headers, body)
   state.input = input
   if (!route.spec.validate(input)) {
     const [first] = route.spec.validate.errors ?? []
@@ -384,17 +384,19 @@ function isValidPercentEncoding(path: string): boolean {
 function bind(
   spec: OperationSpec,
   params: Record<string, string | undefined>,
-  query: URLSearchParams,
+  queryString: string,
   headers: IncomingMessage['headers'],
   body: Buffer,
 ): Input {
   const input: Input = {}
   let json: Record<string, unknown> | undefined
+  let query: URLSearchParams | undefined
   for (const m of spec.members) {
     if (m.location === 'uri') {
       const value = params[m.wireName]
       if (value !== undefined) input[m.name] = scalar(m.wireName, m.type, value)
     } else if (m.location === 'querystring') {
+      query ??= new URLSearchParams(queryString)
       const value = query.get(m.wireName)
       if (value !== null) input[m.name] = scalar(m.wireName, m.type, value)
     } else if (m.location === 'header') {
@@ -408,7 +410,8 @@ function bind(
     }
   }
   // AWS ignores what its model does not define, at every level; `null` means absent. [spec: wire-protocol#2.3]
-  return spec.dropUnknownMembers(input)
+  // Only a body can hold such members: path, query and header values are bound by name, as scalars.
+  return json === undefined ? input : spec.dropUnknownMembers(input)
 }
 
 /** Path and query values are strings on the wire; numbers and booleans are parsed strictly. */
@@ -456,6 +459,17 @@ const bodyTooLarge = (): ServiceError =>
     'RequestEntityTooLargeException',
     `the request body is larger than the limit of ${MAX_BODY_BYTES} bytes (1 MiB)`,
   )
+
+const NO_BODY = Buffer.alloc(0)
+
+/**
+ * A request that declares no body (no Content-Length, or 0, and no Transfer-Encoding: every GET the
+ * SDKs send) is not read: node discards what is left of it when the answer ends.
+ */
+function hasNoBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return (length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined
+}
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   // A declared length over the limit is refused before a byte of it is read.
