@@ -44,6 +44,7 @@ export interface JobFilter {
   readonly status?: JobStatus | undefined
   readonly targetSelection?: TargetSelection | undefined
   readonly namespaceId?: string | undefined
+  /** A thing-group ARN: the jobs aimed at that group (no store keeps every job's thing targets). */
   readonly targetArn?: string | undefined
 }
 

@@ -240,6 +240,18 @@ export function targetOf(arn: string): { kind: string; name: string } {
   return { kind: arn.slice(arn.lastIndexOf(':', slash) + 1, slash), name: arn.slice(slash + 1) }
 }
 
+/**
+ * The targets of a new job that job_targets keeps. The stores read them back for three things only:
+ * the CONTINUOUS jobs that reach a thing (membership changes), a scheduled job's things at its start,
+ * and ListJobs by thing group. So a SNAPSHOT job resolved at creation keeps only its group targets:
+ * 10,000 thing rows in three B-trees were half the cost of its CreateJob (issue 14). DescribeJob
+ * reads the targets from the job's spec.
+ */
+export function storedTargets(job: Pick<Job, 'targets' | 'targetSelection' | 'rollout'>): readonly string[] {
+  if (job.targetSelection !== 'SNAPSHOT' || !job.rollout.started) return job.targets
+  return job.targets.filter((arn) => targetOf(arn).kind !== 'thing')
+}
+
 export interface ThingGroupRow {
   group_name: string
   group_id: string

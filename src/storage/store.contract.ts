@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ServiceError } from '../domain/errors.js'
 import type { Job, Thing } from '../domain/records.js'
-import { ROLLOUT_DONE, zeroCounts } from '../domain/records.js'
+import { ROLLOUT_DONE, ROLLOUT_NOT_STARTED, zeroCounts } from '../domain/records.js'
 import {
   decideCancelExecution,
   decideDeleteExecution,
@@ -52,6 +52,37 @@ async function addThings(store: Store, names: readonly string[]): Promise<void> 
   for (const name of names) {
     await store.mutateThing(name, () => ({ kind: 'write', next: thing(name), result: undefined }))
   }
+}
+
+/** Many things, 100 writes at a time (one group commit on SQLite, the pool's connections on PostgreSQL). */
+async function addManyThings(store: Store, names: readonly string[]): Promise<void> {
+  for (let i = 0; i < names.length; i += 100)
+    await Promise.all(names.slice(i, i + 100).map((n) => addThings(store, [n])))
+}
+
+/** `prefix0000` … in name order. */
+const manyNames = (prefix: string, count: number): string[] =>
+  Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`)
+
+const thingArn = (thingName: string): string => `arn:aws:iot:us-east-1:123456789012:thing/${thingName}`
+
+/** The same names in another order (a fixed one: reversed halves, interleaved). */
+const shuffled = <T>(values: readonly T[]): T[] => {
+  const half = Math.ceil(values.length / 2)
+  const [a, b] = [values.slice(0, half).reverse(), values.slice(half)]
+  return a.flatMap((v, i) => (i < b.length ? [v, b[i] as T] : [v]))
+}
+
+/** Every execution of a job, as `thing#number:status`, in listing order. */
+async function executionsOf(store: Store, jobId: string): Promise<string[]> {
+  const all: string[] = []
+  let after: string | undefined
+  do {
+    const page = await store.listExecutionsForJob(jobId, {}, { limit: 1000, after })
+    all.push(...page.items.map((e) => `${e.thingName}#${e.executionNumber}:${e.status}`))
+    after = page.after
+  } while (after !== undefined)
+  return all
 }
 
 export function describeStorageContract(
@@ -120,6 +151,110 @@ export function describeStorageContract(
           'exists',
         )
         assert.equal((await store.listExecutionsForJob('j1', {}, { limit: 10 })).items.length, 1)
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('createJob over 2,000 things in any order, some named twice: one QUEUED execution each, in name order, counted', async () => {
+      const store = await open()
+      try {
+        const names = manyNames('t', 2_000)
+        await addManyThings(store, names)
+        const named = shuffled([...names, ...names.slice(0, 10)])
+        const targets = named.map(thingArn)
+        const outcome = await store.createJob(newJob('big', { targets }), {
+          thingNames: named,
+          groupNames: [],
+        })
+        assert.equal(outcome.kind === 'created' ? outcome.executions : outcome.kind, 2_000)
+        const job = await store.getJob('big')
+        assert.equal(job?.counts.QUEUED, 2_000)
+        assert.deepEqual(job?.counts, await store.recountExecutions('big'))
+        assert.deepEqual(job?.targets, targets, 'the targets are stored as given')
+        assert.deepEqual(
+          await executionsOf(store, 'big'),
+          names.map((n) => `${n}#1:QUEUED`),
+        )
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('createJob naming missing things among many: each missing name once, in name order; nothing is written', async () => {
+      const store = await open()
+      try {
+        const names = manyNames('t', 600)
+        await addManyThings(store, names)
+        const absent = ['zz-last', 'a-first', 't0300x']
+        const named = shuffled([...names, ...absent, 'zz-last'])
+        const targets = { thingNames: named, groupNames: ['g-absent'] }
+        const job = newJob('j', { targets: named.map(thingArn) })
+        const expected = { kind: 'thing', names: ['a-first', 't0300x', 'zz-last'] }
+        assert.deepEqual(await store.createJob(job, targets), { kind: 'missing', missing: expected })
+        assert.deepEqual(await store.findMissingTargets(targets), expected)
+        assert.equal(await store.getJob('j'), undefined)
+        assert.deepEqual(await executionsOf(store, 'j'), [])
+        await addManyThings(store, absent)
+        assert.deepEqual(await store.createJob(job, targets), {
+          kind: 'missing',
+          missing: { kind: 'group', names: ['g-absent'] },
+        })
+        const created = await store.createJob(job, { thingNames: named, groupNames: [] })
+        assert.equal(created.kind === 'created' ? created.executions : created.kind, 603)
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('a SCHEDULED job keeps its many thing targets and resolves them at its start', async () => {
+      const store = await open()
+      try {
+        const names = manyNames('t', 1_100)
+        await addManyThings(store, names)
+        const startMs = NOW + 60_000
+        const job = newJob('later', {
+          status: 'SCHEDULED',
+          rollout: ROLLOUT_NOT_STARTED,
+          schedulingConfig: { startTime: new Date(startMs).toISOString() },
+          targets: shuffled(names).map(thingArn),
+        })
+        const outcome = await store.createJob(job, { thingNames: names, groupNames: [] })
+        assert.equal(outcome.kind === 'created' ? outcome.executions : outcome.kind, 0)
+        // A thing deleted before the start gets no execution.
+        await store.mutateThing('t0700', () => ({ kind: 'delete', atMs: NOW, result: undefined }))
+        assert.equal(await store.tickJobsDue(startMs, 10), 1)
+        const started = await store.getJob('later')
+        assert.equal(started?.status, 'IN_PROGRESS')
+        assert.equal(started?.counts.QUEUED, 1_099)
+        assert.deepEqual(
+          await executionsOf(store, 'later'),
+          names.filter((n) => n !== 't0700').map((n) => `${n}#1:QUEUED`),
+        )
+      } finally {
+        await store.close()
+      }
+    })
+
+    test('a paced createJob over many things creates the first batch and enlists the rest', async () => {
+      const store = await open()
+      try {
+        const names = manyNames('t', 1_100)
+        await addManyThings(store, names)
+        const job = newJob('paced', {
+          jobExecutionsRolloutConfig: { maximumPerMinute: 100 },
+          targets: names.map(thingArn),
+        })
+        const outcome = await store.createJob(job, { thingNames: shuffled(names), groupNames: [] })
+        assert.equal(outcome.kind === 'created' ? outcome.executions : outcome.kind, 100)
+        const stored = await store.getJob('paced')
+        assert.equal(stored?.counts.QUEUED, 100)
+        assert.equal(stored?.rollout.remaining, 1_000)
+        assert.deepEqual(
+          await executionsOf(store, 'paced'),
+          names.slice(0, 100).map((n) => `${n}#1:QUEUED`),
+          'the first batch in thing-name order',
+        )
       } finally {
         await store.close()
       }

@@ -1,6 +1,7 @@
 import {
   CreateJobCommand,
   CreateJobTemplateCommand,
+  CreateThingCommand,
   DeleteJobCommand,
   DescribeJobCommand,
   DescribeJobExecutionCommand,
@@ -1079,5 +1080,56 @@ describe('CreateJob: targets that do not exist, and ids in use [spec: jobs-contr
     } finally {
       await again.close()
     }
+  })
+})
+
+describe('CreateJob: thousands of targets, with maxTargetsPerJob raised [open-question 65] [spec: jobs-control-plane#createjob]', () => {
+  const COUNT = 2_000
+  let big: Harness
+  let things: string[]
+  before(async () => {
+    big = await startHarness({ clock, settings: { maxTargetsPerJob: COUNT + 10 } })
+    things = Array.from({ length: COUNT }, () => unique('many'))
+    for (let i = 0; i < things.length; i += 50) {
+      await Promise.all(
+        things.slice(i, i + 50).map((thingName) => big.iot.send(new CreateThingCommand({ thingName }))),
+      )
+    }
+  })
+  after(async () => {
+    await big.close()
+  })
+
+  it(`${COUNT} thing ARNs, one given twice: one QUEUED execution per thing, every one there when CreateJob returns`, async () => {
+    const jobId = unique('job')
+    const targets = [...things.map(thingArnOf).reverse(), thingArnOf(things[7]!)]
+    await big.iot.send(new CreateJobCommand({ jobId, targets, document: DOCUMENT }))
+    const job = await describeJob(big, jobId)
+    assert.equal(job.jobProcessDetails?.numberOfQueuedThings, COUNT)
+    assert.deepEqual(
+      job.targets,
+      things.map(thingArnOf).reverse(),
+      'the targets, once each, in request order',
+    )
+    assert.deepEqual(
+      await executionStates(big, jobId),
+      [...things].sort().map((t) => `${t}#1:QUEUED`),
+    )
+  })
+
+  it('[open-question 19] missing things among thousands are ResourceNotFoundException (404) naming each once, in name order; nothing is created', async () => {
+    const gone = unique('gone')
+    const missing = [`${gone}-c`, `${gone}-a`, `${gone}-b`]
+    const jobId = unique('job')
+    const targets = [...things.slice(0, 700), missing[0]!, ...things.slice(700), ...missing, ...missing]
+    const pendingBefore = await pendingOf(big, things[0]!)
+    const e = await expectError(
+      big.iot.send(new CreateJobCommand({ jobId, targets: targets.map(thingArnOf), document: DOCUMENT })),
+      'ResourceNotFoundException',
+      404,
+    )
+    assert.equal(e.message, `Thing ${gone}-a, ${gone}-b, ${gone}-c not found`)
+    await expectError(big.iot.send(new DescribeJobCommand({ jobId })), 'ResourceNotFoundException', 404)
+    assert.deepEqual(await pendingOf(big, things[0]!), pendingBefore, 'no execution was queued for a target')
   })
 })

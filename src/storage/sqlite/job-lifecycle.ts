@@ -9,6 +9,7 @@ import { nextJobDueMs } from '../../domain/job-schedule.js'
 import { isPaced } from '../../domain/rollout.js'
 import type { Job } from '../../domain/records.js'
 import type { ExecutionStatus } from '../../domain/statuses.js'
+import type { JobTargets, MissingTargetNames } from '../../ports/store.js'
 import type { EventOutbox } from './events.js'
 import type { CounterUpkeep } from './groups.js'
 import type { JobRow } from '../rows.js'
@@ -100,31 +101,23 @@ export class JobLifecycle {
    */
   associate(
     jobId: string,
-    targets: { thingNames: readonly string[]; groupNames: readonly string[]; arns: readonly string[] },
+    targets: JobTargets & { arns: readonly string[] },
     decide: (facts: JobFacts) => JobDecision,
-  ):
-    | {
-        job: Job
-        missing?: { kind: 'thing' | 'group'; names: string[] }
-        paced?: { things: string; groups: string }
-      }
-    | undefined {
-    const things = JSON.stringify([...new Set(targets.thingNames)].sort())
-    const groups = JSON.stringify([...new Set(targets.groupNames)].sort())
+  ): { job: Job; missing?: MissingTargetNames; paced?: TargetLists } | undefined {
+    const lists = targetLists(targets)
     const job = this.mutate(jobId, decide)
     if (job === undefined) return undefined
-    const missing = missingTargets(this.shared, targets)
+    const missing = missingTargets(this.shared, lists)
     if (missing !== undefined) return { job, missing }
-    for (const arn of targets.arns) insertTarget(this.shared, jobId, arn)
+    insertTargets(this.shared, jobId, targets.arns)
     // [open-question 29] a paced job's new things wait for its rollout; the caller enlists them.
-    if (isPaced(job)) return { job, paced: { things, groups } }
+    if (isPaced(job)) return { job, paced: lists }
     const mark = this.outbox.mark()
     const created = this.shared.insertExecutions.run({
       jobId,
       namespaceId: job.namespaceId ?? '',
       nowMs: job.lastUpdatedAtMs,
-      things,
-      groups,
+      ...lists,
     }).changes
     this.counters.adjust(jobId, 'QUEUED', created)
     this.outbox.createdSince(jobId, mark)
@@ -172,24 +165,39 @@ export class JobLifecycle {
   }
 }
 
+/** A job's target names as the JSON lists the statements take: distinct, in name order. */
+export interface TargetLists {
+  readonly things: string
+  readonly groups: string
+}
+
+export function targetLists(targets: JobTargets): TargetLists {
+  const list = (names: readonly string[]): string => JSON.stringify([...new Set(names)].sort())
+  return { things: list(targets.thingNames), groups: list(targets.groupNames) }
+}
+
 /** The first kind of target that does not exist, with the missing names in name order. */
-export function missingTargets(
-  s: Statements,
-  targets: { readonly thingNames: readonly string[]; readonly groupNames: readonly string[] },
-): { kind: 'thing' | 'group'; names: string[] } | undefined {
-  const names = (statement: Statement, values: readonly string[]): string[] =>
-    (statement.all(JSON.stringify([...new Set(values)].sort())) as { value: string }[]).map((r) => r.value)
-  const things = names(s.missingThings, targets.thingNames)
+export function missingTargets(s: Statements, lists: TargetLists): MissingTargetNames | undefined {
+  const names = (statement: Statement, list: string): string[] =>
+    (statement.all(list) as { value: string }[]).map((r) => r.value)
+  const things = names(s.missingThings, lists.things)
   if (things.length > 0) return { kind: 'thing', names: things }
-  const groups = names(s.missingGroups, targets.groupNames)
+  const groups = names(s.missingGroups, lists.groups)
   if (groups.length > 0) return { kind: 'group', names: groups }
   return undefined
 }
 
-/** One row of job_targets, with the kind and name parsed from the ARN. */
-export function insertTarget(s: Statements, jobId: string, arn: string): void {
-  const { kind, name } = targetOf(arn)
-  s.insertTarget.run(jobId, arn, kind, name)
+/**
+ * The job_targets rows of `arns`, with the kind and name parsed from each ARN, in one statement. In
+ * ARN order, the order of the table's keys: the rows of one job then fill pages one after another.
+ */
+export function insertTargets(s: Statements, jobId: string, arns: readonly string[]): void {
+  if (arns.length === 0) return
+  const rows = [...new Set(arns)].sort().map((arn) => {
+    const { kind, name } = targetOf(arn)
+    return [arn, kind, name]
+  })
+  s.insertTargets.run({ jobId, targets: JSON.stringify(rows) })
 }
 
 function prepareJobStatements(db: Database.Database) {

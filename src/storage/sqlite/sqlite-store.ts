@@ -50,13 +50,13 @@ import type { EventFamilies } from '../rows.js'
 import { EventOutbox } from './events.js'
 import { GroupCommitter } from './group-commit.js'
 import { GroupTables } from './groups.js'
-import { JobLifecycle, insertTarget, missingTargets } from './job-lifecycle.js'
+import { JobLifecycle, insertTargets, missingTargets, targetLists } from './job-lifecycle.js'
 import { TemplateTable } from './templates.js'
 import { openDatabase } from './open-database.js'
 import type { Statements } from './statements.js'
 import { prepare } from './statements.js'
 import type { ExecutionRow, JobRow, ThingRow } from '../rows.js'
-import { COUNT_COLUMN, executionFromRow, thingFromRow } from '../rows.js'
+import { COUNT_COLUMN, executionFromRow, storedTargets, thingFromRow } from '../rows.js'
 import { JobSpecs } from './job-specs.js'
 import type { ExecutionsOfThingFilter } from '../listing.js'
 import { Listings } from './listings.js'
@@ -344,11 +344,10 @@ export class SqliteStore implements Store {
   }
 
   createJob(job: Job, targets: JobTargets): Promise<CreateJobOutcome> {
+    const lists = targetLists(targets)
     return this.commits.run((): CreateJobOutcome => {
-      const missing = missingTargets(this.s, targets)
+      const missing = missingTargets(this.s, lists)
       if (missing !== undefined) return { kind: 'missing', missing }
-      const things = JSON.stringify([...new Set(targets.thingNames)].sort())
-      const groups = JSON.stringify([...new Set(targets.groupNames)].sort())
       const existing = this.readJob(job.jobId)
       if (existing !== undefined) return { kind: 'exists', job: existing }
       this.s.insertJob.run(
@@ -362,20 +361,19 @@ export class SqliteStore implements Store {
         job.rollout.started ? 1 : 0,
       )
       this.specs.insert(job)
-      for (const arn of new Set(job.targets)) insertTarget(this.s, job.jobId, arn)
+      insertTargets(this.s, job.jobId, storedTargets(job))
       let created = 0
       if (job.rollout.started && isPaced(job)) {
         // [spec: state-machines#5] the things are resolved now; the first batch comes at once.
-        const enlisted = this.time.enlist(job, things, groups)
+        const enlisted = this.time.enlist(job, lists.things, lists.groups)
         created = this.time.startCreated(enlisted, job.createdAtMs).rollout.notified
       } else if (job.rollout.started) {
         const mark = this.outbox.mark()
-        created = this.s.insertExecutions.run({
+        created = this.s.insertFirstExecutions.run({
           jobId: job.jobId,
           namespaceId: job.namespaceId ?? '',
           nowMs: job.createdAtMs,
-          things,
-          groups,
+          ...lists,
         }).changes
         this.adjustCount(job.jobId, 'QUEUED', created)
         this.outbox.createdSince(job.jobId, mark)
@@ -396,7 +394,7 @@ export class SqliteStore implements Store {
   }
 
   findMissingTargets(targets: JobTargets): Promise<MissingTargetNames | undefined> {
-    return Promise.resolve(missingTargets(this.s, targets))
+    return Promise.resolve(missingTargets(this.s, targetLists(targets)))
   }
 
   mutateJob(jobId: string, decide: (facts: JobFacts) => JobDecision): Promise<Job | undefined> {

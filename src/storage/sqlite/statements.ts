@@ -4,6 +4,22 @@ import { DEVICE_VISIBLE_JOB, PENDING_ORDER } from '../pending.js'
 
 export type Statements = ReturnType<typeof prepare>
 
+/**
+ * `targets(name)`: the distinct things a job's targets reach — the named things (JSON list @things)
+ * and every thing in the named groups (JSON list @groups) and their descendants.
+ */
+const FAN_OUT_TARGETS = `WITH RECURSIVE tree(name) AS (
+    SELECT value FROM json_each(@groups)
+    UNION SELECT c.group_name FROM thing_groups c JOIN tree ON c.parent_name = tree.name
+  ),
+  targets(name) AS (
+    SELECT value FROM json_each(@things)
+    UNION SELECT m.thing_name FROM thing_group_members m WHERE m.group_name IN (SELECT name FROM tree)
+  )`
+
+const INSERT_EXECUTIONS = `INSERT INTO job_executions (job_id, thing_name, execution_number, status, namespace_id,
+    queued_at, last_updated_at, version_number)`
+
 export function prepare(db: Database.Database) {
   return {
     thing: db.prepare('SELECT * FROM things WHERE thing_name = ?'),
@@ -31,27 +47,28 @@ export function prepare(db: Database.Database) {
          rollout_started)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insertTarget: db.prepare(
-      'INSERT OR IGNORE INTO job_targets (job_id, target_arn, target_kind, target_name) VALUES (?, ?, ?, ?)',
+    // One statement for every target of a job: @targets is a JSON list of [arn, kind, name].
+    insertTargets: db.prepare(
+      `INSERT OR IGNORE INTO job_targets (job_id, target_arn, target_kind, target_name)
+       SELECT @jobId, value ->> 0, value ->> 1, value ->> 2 FROM json_each(@targets)`,
     ),
-    // Set-based fan-out: one statement for every target thing, in thing-name order. [spec: state-machines#5]
+    // Set-based fan-out: one statement for every target thing without an execution of the job, in
+    // thing-name order. [spec: state-machines#5]
     insertExecutions: db.prepare(
-      `WITH RECURSIVE tree(name) AS (
-         SELECT value FROM json_each(@groups)
-         UNION SELECT c.group_name FROM thing_groups c JOIN tree ON c.parent_name = tree.name
-       ),
-       targets(name) AS (
-         SELECT value FROM json_each(@things)
-         UNION SELECT m.thing_name FROM thing_group_members m WHERE m.group_name IN (SELECT name FROM tree)
-       )
-       INSERT INTO job_executions (job_id, thing_name, execution_number, status, namespace_id, queued_at,
-         last_updated_at, version_number)
-       SELECT @jobId, t.name,
-         COALESCE((SELECT max(e.execution_number) FROM job_executions e
-                   WHERE e.job_id = @jobId AND e.thing_name = t.name), 0) + 1,
-         'QUEUED', @namespaceId, @nowMs, @nowMs, 1
+      `${FAN_OUT_TARGETS}
+       ${INSERT_EXECUTIONS}
+       SELECT @jobId, t.name, 1, 'QUEUED', @namespaceId, @nowMs, @nowMs, 1
        FROM targets t
        WHERE NOT EXISTS (SELECT 1 FROM job_executions x WHERE x.job_id = @jobId AND x.thing_name = t.name)
+       ORDER BY t.name`,
+    ),
+    // The same for a job inserted in this transaction, with no execution to look for (a deleted job's
+    // executions are purged before its row): no probe of the table per thing.
+    insertFirstExecutions: db.prepare(
+      `${FAN_OUT_TARGETS}
+       ${INSERT_EXECUTIONS}
+       SELECT @jobId, t.name, 1, 'QUEUED', @namespaceId, @nowMs, @nowMs, 1
+       FROM targets t
        ORDER BY t.name`,
     ),
     missingGroups: db.prepare(
