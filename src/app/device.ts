@@ -8,6 +8,7 @@ import type { ExecutionWithJob, StatusDetails } from '../domain/records.js'
 import { OverdueExecution, decideDeviceUpdate, decideStartNext } from '../domain/state-machine.js'
 import type { ExecutionStatus } from '../domain/statuses.js'
 import { isPending, isTerminal } from '../domain/statuses.js'
+import type { OfThing } from '../ports/store.js'
 import type { AppContext } from './context.js'
 import { settled } from './executions.js'
 import { inNamespace } from './jobs.js'
@@ -20,12 +21,20 @@ async function requireThing(ctx: AppContext, thingName: string): Promise<void> {
   if (!(await ctx.store.thingExists(thingName))) throw notFound(`Thing ${thingName} not found`)
 }
 
+/** What the store read of a thing, which must exist. */
+function ofThing<T>(thingName: string, read: OfThing<T>): T {
+  if (!read.thingExists) throw notFound(`Thing ${thingName} not found`)
+  return read.value
+}
+
 export async function getPendingJobExecutions(
   ctx: AppContext,
   input: { thingName: string; namespaceId?: string | undefined },
 ): Promise<{ inProgress: readonly ExecutionWithJob[]; queued: readonly ExecutionWithJob[] }> {
-  await requireThing(ctx, input.thingName)
-  const pending = await ctx.store.listPending(input, ctx.settings.maxPendingExecutions)
+  const pending = ofThing(
+    input.thingName,
+    await ctx.store.listPendingOfThing(input, ctx.settings.maxPendingExecutions),
+  )
   return {
     inProgress: pending.filter((p) => p.execution.status === 'IN_PROGRESS'),
     queued: pending.filter((p) => p.execution.status === 'QUEUED'),
@@ -62,13 +71,12 @@ export async function describeJobExecutionForDevice(
     namespaceId?: string | undefined
   },
 ): Promise<ExecutionWithJob | undefined> {
-  await requireThing(ctx, input.thingName)
   if (input.jobId === NEXT) {
     // [open-question 41] executionNumber is ignored with $next.
-    const [first] = await ctx.store.listPending(input, 1)
+    const [first] = ofThing(input.thingName, await ctx.store.listPendingOfThing(input, 1))
     return first
   }
-  const found = await ctx.store.getExecution(input)
+  const found = ofThing(input.thingName, await ctx.store.getExecutionOfThing(input))
   if (found === undefined || !inNamespace(found.job, input.namespaceId) || beingDeleted(found.job)) {
     throw notFound(
       input.executionNumber === undefined

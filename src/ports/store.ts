@@ -212,6 +212,9 @@ export type CreateCACertificateOutcome =
 export type AttachOutcome = 'attached' | 'already' | 'noThing' | 'noCertificate'
 export type DetachOutcome = 'detached' | 'notAttached' | 'noThing'
 
+/** A read about a thing: nothing when the thing does not exist. */
+export type OfThing<T> = { readonly thingExists: false } | { readonly thingExists: true; readonly value: T }
+
 export interface Store {
   /** Reads a thing; undefined when there is none. */
   getThing(thingName: string): Promise<Thing | undefined>
@@ -289,6 +292,12 @@ export interface Store {
   ): Promise<MutateOutcome | undefined>
   /** Pending executions in pending order, at most `limit`. */
   listPending(scope: PendingScope, limit: number): Promise<readonly ExecutionWithJob[]>
+  /**
+   * The device API's reads, with the thing's existence (which they check first) in the same read:
+   * getExecution, or listPending, of a thing that exists.
+   */
+  getExecutionOfThing(key: ExecutionKey): Promise<OfThing<ExecutionWithJob | undefined>>
+  listPendingOfThing(scope: PendingScope, limit: number): Promise<OfThing<readonly ExecutionWithJob[]>>
 
   listExecutionsForJob(
     jobId: string,

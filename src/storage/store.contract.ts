@@ -18,6 +18,7 @@ import {
 import type { ExecutionStatus } from '../domain/statuses.js'
 import type { Store } from '../ports/store.js'
 import { describeCertificateContract } from './certificates.contract.js'
+import { describeReadsContract } from './reads.contract.js'
 
 export interface ContractOptions {
   /** Test names to skip, each with the reason. */
@@ -419,5 +420,6 @@ export function describeStorageContract(
     })
 
     describeCertificateContract(test, open)
+    describeReadsContract(open)
   })
 }

@@ -21,7 +21,7 @@ import type { JobTemplate } from '../../domain/templates.js'
 import type { Clock } from '../../ports/clock.js'
 import { systemClock } from '../../ports/clock.js'
 import { MissingTargets } from '../../ports/store.js'
-import type { PoolFigures, StoreFigures } from '../../ports/store.js'
+import type { OfThing, PoolFigures, StoreFigures } from '../../ports/store.js'
 import type { JobFiguresRow, OutboxFiguresRow } from '../figures.js'
 import { EVENT_OUTBOX_FIGURES_SQL, JOB_FIGURES_SQL, OUTBOX_FIGURES_SQL, storeFigures } from '../figures.js'
 import type {
@@ -47,7 +47,7 @@ import type {
 } from '../../ports/store.js'
 import type { EventFamilies } from '../rows.js'
 import type { ThingRow } from '../rows.js'
-import { COUNT_COLUMN, thingFromRow } from '../rows.js'
+import { COUNT_COLUMN, storedTargets, thingFromRow } from '../rows.js'
 import type { PgOptions, Sql } from './db.js'
 import { PgDb } from './db.js'
 import { PgEvents } from './events.js'
@@ -336,7 +336,7 @@ export class PgStore implements Store {
           job.rollout.started ? 1 : 0,
         ],
       )
-      await insertTargets(sql, job.jobId, job.targets)
+      await insertTargets(sql, job.jobId, storedTargets(job))
       let created = 0
       if (job.rollout.started && isPaced(job)) {
         // [spec: state-machines#5] the things are resolved now; the first batch comes at once.
@@ -447,6 +447,19 @@ export class PgStore implements Store {
 
   listPending(scope: PendingScope, limit: number): Promise<readonly ExecutionWithJob[]> {
     return this.executions.listPending(this.db, scope, limit)
+  }
+
+  async getExecutionOfThing(key: ExecutionKey): Promise<OfThing<ExecutionWithJob | undefined>> {
+    if (!(await this.thingExists(key.thingName))) return { thingExists: false }
+    return { thingExists: true, value: await this.getExecution(key) }
+  }
+
+  async listPendingOfThing(
+    scope: PendingScope,
+    limit: number,
+  ): Promise<OfThing<readonly ExecutionWithJob[]>> {
+    if (!(await this.thingExists(scope.thingName))) return { thingExists: false }
+    return { thingExists: true, value: await this.listPending(scope, limit) }
   }
 
   listExecutionsForJob(

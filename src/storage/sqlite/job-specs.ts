@@ -17,6 +17,8 @@ import { SpecCache } from '../spec-cache.js'
 
 export class JobSpecs {
   private readonly cache = new SpecCache()
+  /** By spec (a cache entry): dropped with it. */
+  private readonly lastJobs = new WeakMap<Spec, { readonly row: JobRow; readonly job: Job }>()
   private lastVersion: number
   private readonly s
 
@@ -61,10 +63,18 @@ export class JobSpecs {
     this.cache.delete(jobId)
   }
 
-  /** The whole job from its hot row. */
+  /**
+   * The whole job from its hot row. The job last made from a spec is kept with the row it was made
+   * from: reads of a job nobody changed in between (every DescribeJobExecution of a job its devices
+   * only report on) compare the row's columns instead of making the job again. Jobs are immutable.
+   */
   job(row: JobRow): Job {
     const spec = this.load(row)
-    return jobFromParts(row, spec.document, spec.body)
+    const last = this.lastJobs.get(spec)
+    if (last !== undefined && sameColumns(last.row, row)) return last.job
+    const job = jobFromParts(row, spec.document, spec.body)
+    this.lastJobs.set(spec, { row, job })
+    return job
   }
 
   private load(row: JobRow): Spec {
@@ -74,4 +84,11 @@ export class JobSpecs {
     if (stored === undefined) throw new Error(`job ${row.job_id} has no spec row`)
     return this.cache.put(row.job_id, row.spec_version, stored.document, stored.body)
   }
+}
+
+function sameColumns(a: JobRow, b: JobRow): boolean {
+  for (const key in b) {
+    if (a[key as keyof JobRow] !== b[key as keyof JobRow]) return false
+  }
+  return true
 }

@@ -314,4 +314,15 @@ export const MIGRATIONS: readonly {
       ALTER TABLE event_outbox_new RENAME TO event_outbox;
     `,
   },
+  {
+    version: 11,
+    name: 'pending executions in pending order',
+    sql: `
+      -- A thing's pending executions come off this index in pending order (PENDING_ORDER: status,
+      -- then queued_at, then seq), with no sort: the read of every notification and device request.
+      CREATE INDEX executions_pending_order ON job_executions (thing_name, namespace_id, status, queued_at, seq)
+        WHERE status IN ('QUEUED', 'IN_PROGRESS');
+      DROP INDEX executions_pending;
+    `,
+  },
 ]

@@ -19,7 +19,7 @@ import type { JobTemplate } from '../../domain/templates.js'
 import type { Clock } from '../../ports/clock.js'
 import { systemClock } from '../../ports/clock.js'
 import { MissingTargets } from '../../ports/store.js'
-import type { PoolFigures, StoreFigures } from '../../ports/store.js'
+import type { OfThing, PoolFigures, StoreFigures } from '../../ports/store.js'
 import { OperatorFigures } from './figures.js'
 import type {
   AssociateOutcome,
@@ -55,7 +55,7 @@ import { TemplateTable } from './templates.js'
 import { openDatabase } from './open-database.js'
 import type { Statements } from './statements.js'
 import { prepare } from './statements.js'
-import type { ExecutionRow, JobRow, ThingRow } from '../rows.js'
+import type { ExecutionRow, ThingRow } from '../rows.js'
 import { COUNT_COLUMN, executionFromRow, storedTargets, thingFromRow } from '../rows.js'
 import { JobSpecs } from './job-specs.js'
 import type { ExecutionsOfThingFilter } from '../listing.js'
@@ -96,7 +96,6 @@ export class SqliteStore implements Store {
   private readonly s: Statements
   private readonly specs: JobSpecs
   private readonly listings: Listings
-  private readonly readExecution: (key: ExecutionKey) => { execution: Execution; job: Job } | undefined
   private readonly groups: GroupTables
   private readonly jobLifecycle: JobLifecycle
   private readonly templates: TemplateTable
@@ -163,7 +162,6 @@ export class SqliteStore implements Store {
     this.specs = new JobSpecs(this.db)
     this.listings = new Listings(this.db, this.s, this.specs)
     // One read transaction instead of one per statement.
-    this.readExecution = this.db.transaction((key: ExecutionKey) => this.readExecutionTx(key))
     this.outbox = new Outbox(this.db, options.notifications === true)
     this.operatorFigures = new OperatorFigures(this.db)
     this.events = new EventOutbox(this.db, options.events ?? { job: false, jobExecution: false })
@@ -339,7 +337,7 @@ export class SqliteStore implements Store {
   }
 
   private readJob(jobId: string): Job | undefined {
-    const row = this.s.job.get(jobId) as JobRow | undefined
+    const row = this.s.job.get(jobId)
     return row === undefined ? undefined : this.specs.job(row)
   }
 
@@ -445,20 +443,22 @@ export class SqliteStore implements Store {
     return Promise.resolve(this.readExecution(key))
   }
 
-  /** The job and its execution as of the same commit. */
-  private readExecutionTx(key: ExecutionKey): { execution: Execution; job: Job } | undefined {
-    const job = this.readJob(key.jobId)
-    if (job === undefined) return undefined
-    const row = this.readExecutionRow(key)
-    return row === undefined ? undefined : { execution: executionFromRow(row), job }
+  /** The job and its execution as of the same commit: one statement, so one snapshot. */
+  private readExecution(key: ExecutionKey): { execution: Execution; job: Job } | undefined {
+    const found = this.s.executionWithJob.get({
+      jobId: key.jobId,
+      thingName: key.thingName,
+      executionNumber: key.executionNumber ?? null,
+    })
+    return found === undefined
+      ? undefined
+      : { execution: executionFromRow(found.job_executions), job: this.specs.job(found.jobs) }
   }
 
   private readExecutionRow(key: ExecutionKey): ExecutionRow | undefined {
-    return (
-      key.executionNumber === undefined
-        ? this.s.latestExecution.get(key.jobId, key.thingName)
-        : this.s.execution.get(key.jobId, key.thingName, key.executionNumber)
-    ) as ExecutionRow | undefined
+    return key.executionNumber === undefined
+      ? this.s.latestExecution.get(key.jobId, key.thingName)
+      : this.s.execution.get(key.jobId, key.thingName, key.executionNumber)
   }
 
   mutateExecution(
@@ -479,11 +479,9 @@ export class SqliteStore implements Store {
     decide: (input: ExecutionDecideInput) => ExecutionDecision,
   ): Promise<MutateOutcome | undefined> {
     return this.commits.run((): MutateOutcome | undefined => {
-      const row = this.s.pending.get(scope.thingName, scope.namespaceId ?? '', 1) as ExecutionRow | undefined
-      if (row === undefined) return undefined
-      const job = this.readJob(row.job_id)
-      if (job === undefined) return undefined
-      return this.apply(row, job, decide)
+      const found = this.s.pending.get(scope.thingName, scope.namespaceId ?? '', 1)
+      if (found === undefined) return undefined
+      return this.apply(found.job_executions, this.specs.job(found.jobs), decide)
     })
   }
 
@@ -575,19 +573,38 @@ export class SqliteStore implements Store {
   }
 
   listPending(scope: PendingScope, limit: number): Promise<readonly { execution: Execution; job: Job }[]> {
-    const rows = this.s.pending.all(scope.thingName, scope.namespaceId ?? '', limit) as ExecutionRow[]
-    const jobs = new Map<string, Job>()
-    const out: { execution: Execution; job: Job }[] = []
-    for (const row of rows) {
-      let job = jobs.get(row.job_id)
-      if (job === undefined) {
-        job = this.readJob(row.job_id)
-        if (job === undefined) continue
-        jobs.set(row.job_id, job)
-      }
-      out.push({ execution: executionFromRow(row), job })
-    }
-    return Promise.resolve(out)
+    return Promise.resolve(this.readPending(scope, limit))
+  }
+
+  private readPending(scope: PendingScope, limit: number): { execution: Execution; job: Job }[] {
+    return this.s.pending.all(scope.thingName, scope.namespaceId ?? '', limit).map((found) => ({
+      execution: executionFromRow(found.job_executions),
+      job: this.specs.job(found.jobs),
+    }))
+  }
+
+  getExecutionOfThing(key: ExecutionKey): Promise<OfThing<{ execution: Execution; job: Job } | undefined>> {
+    const found = this.s.executionOfThing.get({
+      jobId: key.jobId,
+      thingName: key.thingName,
+      executionNumber: key.executionNumber ?? null,
+    })
+    if (found === undefined || found[''].thing_exists === 0) return Promise.resolve({ thingExists: false })
+    // LEFT JOINs: no execution (or, briefly, no job) leaves their columns null.
+    const value =
+      found.job_executions.seq === null || found.jobs.seq === null
+        ? undefined
+        : { execution: executionFromRow(found.job_executions), job: this.specs.job(found.jobs) }
+    return Promise.resolve({ thingExists: true, value })
+  }
+
+  listPendingOfThing(
+    scope: PendingScope,
+    limit: number,
+  ): Promise<OfThing<{ execution: Execution; job: Job }[]>> {
+    // Two statements in one turn of the event loop: nothing writes between them.
+    if (this.s.thingExists.get(scope.thingName) === undefined) return Promise.resolve({ thingExists: false })
+    return Promise.resolve({ thingExists: true, value: this.readPending(scope, limit) })
   }
 
   listExecutionsForJob(

@@ -1,6 +1,8 @@
 /** Every prepared statement of the SQLite store, prepared once at start-up. */
 import type Database from 'better-sqlite3'
 import { DEVICE_VISIBLE_JOB, PENDING_ORDER } from '../pending.js'
+import type { ExecutionRow, JobRow } from '../rows.js'
+import { RowReader, TablesReader } from './row-reader.js'
 
 export type Statements = ReturnType<typeof prepare>
 
@@ -20,10 +22,16 @@ const FAN_OUT_TARGETS = `WITH RECURSIVE tree(name) AS (
 const INSERT_EXECUTIONS = `INSERT INTO job_executions (job_id, thing_name, execution_number, status, namespace_id,
     queued_at, last_updated_at, version_number)`
 
+/** A row of `job_executions` joined with its job's (columns null when the join found none). */
+export interface ExecutionAndJob {
+  readonly job_executions: ExecutionRow
+  readonly jobs: JobRow
+}
+
 export function prepare(db: Database.Database) {
   return {
     thing: db.prepare('SELECT * FROM things WHERE thing_name = ?'),
-    thingExists: db.prepare('SELECT 1 FROM things WHERE thing_name = ?'),
+    thingExists: db.prepare('SELECT 1 FROM things WHERE thing_name = ?').raw(true),
     upsertThing: db.prepare(
       `INSERT INTO things (thing_name, thing_id, attributes, version, created_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (thing_name) DO UPDATE SET attributes = excluded.attributes, version = excluded.version`,
@@ -38,7 +46,7 @@ export function prepare(db: Database.Database) {
          in_progress_deadline = NULL, step_deadline = NULL, deadline = NULL
        WHERE thing_name = ? AND status IN ('QUEUED', 'IN_PROGRESS')`,
     ),
-    job: db.prepare('SELECT * FROM jobs WHERE job_id = ?'),
+    job: new RowReader<JobRow>(db, 'SELECT * FROM jobs WHERE job_id = ?'),
     missingThings: db.prepare(
       'SELECT value FROM json_each(?) WHERE value NOT IN (SELECT thing_name FROM things) ORDER BY value',
     ),
@@ -77,11 +85,34 @@ export function prepare(db: Database.Database) {
     completeJob: db.prepare(
       'UPDATE jobs SET status = ?, completed_at = ?, last_updated_at = ? WHERE job_id = ?',
     ),
-    execution: db.prepare(
+    execution: new RowReader<ExecutionRow>(
+      db,
       'SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? AND execution_number = ?',
     ),
-    latestExecution: db.prepare(
+    latestExecution: new RowReader<ExecutionRow>(
+      db,
       'SELECT * FROM job_executions WHERE job_id = ? AND thing_name = ? ORDER BY execution_number DESC LIMIT 1',
+    ),
+    // The read of DescribeJobExecution: the execution and its job's hot row in one statement (one
+    // snapshot); the device API's also says whether the thing exists (its execution columns are null
+    // when there is none).
+    executionWithJob: new TablesReader<ExecutionAndJob>(
+      db,
+      `SELECT e.*, j.* FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
+       WHERE e.job_id = @jobId AND e.thing_name = @thingName
+         AND (@executionNumber IS NULL OR e.execution_number = @executionNumber)
+       ORDER BY e.execution_number DESC LIMIT 1`,
+    ),
+    executionOfThing: new TablesReader<ExecutionAndJob & { readonly '': { readonly thing_exists: number } }>(
+      db,
+      `SELECT x.thing_exists, e.*, j.*
+       FROM (SELECT EXISTS (SELECT 1 FROM things WHERE thing_name = @thingName) AS thing_exists) x
+       LEFT JOIN (
+         SELECT * FROM job_executions WHERE job_id = @jobId AND thing_name = @thingName
+           AND (@executionNumber IS NULL OR execution_number = @executionNumber)
+         ORDER BY execution_number DESC LIMIT 1
+       ) e ON 1
+       LEFT JOIN jobs j ON j.job_id = e.job_id`,
     ),
     updateExecution: db.prepare(
       `UPDATE job_executions SET status = ?, force_canceled = ?, status_details = ?, started_at = ?,
@@ -89,8 +120,9 @@ export function prepare(db: Database.Database) {
        WHERE seq = ? AND version_number = ?`,
     ),
     deleteExecution: db.prepare('DELETE FROM job_executions WHERE seq = ? AND version_number = ?'),
-    pending: db.prepare(
-      `SELECT e.* FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
+    pending: new TablesReader<ExecutionAndJob>(
+      db,
+      `SELECT e.*, j.* FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
        WHERE e.thing_name = ? AND e.namespace_id = ? AND e.status IN ('QUEUED', 'IN_PROGRESS') AND ${DEVICE_VISIBLE_JOB}
        ORDER BY ${PENDING_ORDER} LIMIT ?`,
     ),
