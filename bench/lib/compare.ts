@@ -7,6 +7,7 @@ import { BASELINES } from './types.js'
 export type Target = 'fleetjobs' | BaselineName
 
 const CPU_CALL_LIMIT_MS = 10_000
+const SETTLE_LIMIT_MS = 60_000
 
 export type Phase = Omit<LoadPlan, 'url' | 'connections'>
 
@@ -25,6 +26,8 @@ export async function measurePoint(ctx: ScenarioContext, spec: PointSpec): Promi
     const server = await (target === 'fleetjobs' ? ctx.session.fleetjobs() : ctx.session.baseline(target))
     const url = spec.plane === 'controlPlane' ? server.info.url : server.info.dataPlaneUrl
     const { warmup, measure } = spec.phases(target)
+    // Each target starts from a settled store: no checkpoint of an earlier point's writes runs now.
+    await server.call('settle', null, SETTLE_LIMIT_MS)
     if (warmup !== undefined) await runLoad({ ...warmup, url, connections: spec.connections })
     const cpu0 = await server.call<number>('cpuMs', null, CPU_CALL_LIMIT_MS)
     const stats = await runLoad({ ...measure, url, connections: spec.connections })

@@ -72,8 +72,9 @@ export async function serveChild(start: () => Promise<ChildServer>): Promise<voi
       )
       return
     }
-    // Every child answers `cpuMs` (its own CPU time), whether or not its handlers name it.
-    const handler = running.handlers[message.method] ?? (message.method === 'cpuMs' ? cpuMs : undefined)
+    // Every child answers `cpuMs` (its own CPU time) and `settle` (nothing deferred to finish, unless
+    // its handlers say otherwise).
+    const handler = running.handlers[message.method] ?? GENERIC[message.method]
     Promise.resolve()
       .then(() => {
         if (handler === undefined) throw new Error(`no method ${message.method}`)
@@ -104,6 +105,11 @@ export function residentBytes(): number {
 }
 
 /** CPU time (user + system) this process has used so far, in milliseconds. */
+const GENERIC: Readonly<Record<string, (args: unknown) => unknown>> = {
+  cpuMs: () => cpuMs(),
+  settle: () => undefined,
+}
+
 export function cpuMs(): number {
   const { user, system } = process.cpuUsage()
   return (user + system) / 1000
