@@ -11,20 +11,36 @@ import type { EventOutboxRow } from '../rows.js'
 import { eventFromRow } from '../rows.js'
 
 /**
+ * The event of each execution the statement's `FROM job_executions e` selects: `atMs`, `status` (the
+ * status reported) and `operation` are SQL expressions.
+ */
+const executionEvent = (atMs: string, status: string, operation: string): string =>
+  `INSERT INTO event_outbox (event_id, family, operation, at_ms, facts)
+  SELECT gen_random_uuid()::text, 'jobExecution', ${operation}, ${atMs},
+    jsonb_build_object('jobId', e.job_id, 'thingName', e.thing_name, 'status', ${status},
+      'statusDetails', e.status_details::jsonb)::text
+  FROM job_executions e`
+
+/**
  * The event of each selected execution: $2 is the status it reaches (NULL: the one it has now), $3 the
  * event (NULL: the status in lower case). $1 is the time. Selection parameters start at $4.
  */
-const EXECUTION_EVENT = `INSERT INTO event_outbox (event_id, family, operation, at_ms, facts)
-  SELECT gen_random_uuid()::text, 'jobExecution', coalesce($3::text, lower(coalesce($2::text, e.status))), $1::bigint,
-    jsonb_build_object('jobId', e.job_id, 'thingName', e.thing_name, 'status', coalesce($2::text, e.status),
-      'statusDetails', e.status_details::jsonb)::text
-  FROM job_executions e`
+const EXECUTION_EVENT = executionEvent(
+  '$1::bigint',
+  'coalesce($2::text, e.status)',
+  'coalesce($3::text, lower(coalesce($2::text, e.status)))',
+)
 
 export class PgEvents {
   constructor(private readonly families: EventFamilies) {}
 
   get enabled(): boolean {
     return this.families.job || this.families.jobExecution
+  }
+
+  /** Whether job execution events are recorded. */
+  get recordsExecutions(): boolean {
+    return this.families.jobExecution
   }
 
   /** A job event, from the job's rows as they stand now (call after writing them, before deleting them). */
@@ -67,6 +83,16 @@ export class PgEvents {
   async deleting(sql: Sql, seq: number, atMs: number): Promise<void> {
     if (this.families.jobExecution)
       await sql.query(`${EXECUTION_EVENT} WHERE e.seq = $4`, [atMs, null, 'deleted', seq])
+  }
+
+  /**
+   * As `deleting`, as a data-modifying CTE (`, ev AS (…)`) of a statement that deletes the execution
+   * `seq` (SQL) and names the rows it deleted in the CTE `deleted`: the event only if it was deleted. The
+   * statement's snapshot still sees the row. For when `recordsExecutions`.
+   */
+  deletingCte(seq: string, atMs: string, deleted: string): string {
+    return `, ev AS (${executionEvent(`${atMs}::bigint`, 'e.status', `'deleted'`)}
+      WHERE e.seq = ${seq} AND EXISTS (SELECT 1 FROM ${deleted}))`
   }
 
   /** Every execution of the job in `from` is about to become `to` (call before the UPDATE). */

@@ -1,35 +1,128 @@
 /**
  * Execution writes and reads in PostgreSQL: UpdateJobExecution, StartNext, CancelJobExecution and
- * DeleteJobExecution run through `mutate`/`mutateNext` inside the store's write transaction. The
- * execution row is locked first (its job read in the same statement) and the job row only by the last
- * statement, which moves its counters; see docs/decisions.md (PostgreSQL and several nodes).
+ * DeleteJobExecution run through `mutate`/`mutateNext`: in one statement decided on the node's copy
+ * when they can (copy-writes.ts), otherwise in the store's write transaction. There the execution row
+ * is locked first (its job read in the same statement) and the job row only by the last statement,
+ * which moves its counters; see docs/decisions.md (PostgreSQL and several nodes).
  */
 import type { ExecutionDecision } from '../../domain/state-machine.js'
 import { countChange } from '../../domain/state-machine.js'
 import type { ExecutionWithJob, Job } from '../../domain/records.js'
-import { effectiveDeadlineMs } from '../../domain/records.js'
+import type { ExecutionStatus } from '../../domain/statuses.js'
 import { isPending, isTerminal } from '../../domain/statuses.js'
 import type { ExecutionDecideInput, ExecutionKey, MutateOutcome, PendingScope } from '../../ports/store.js'
 import type { ExecutionRow, JobRow } from '../rows.js'
 import { COUNT_COLUMN, executionFromRow } from '../rows.js'
-import { DEVICE_VISIBLE_JOB, PENDING_ORDER } from '../pending.js'
+import type { JobCopy, PgCopies } from './copies.js'
+import { PgCopyWrites } from './copy-writes.js'
 import type { Sql } from './db.js'
 import type { PgEvents } from './events.js'
+import { pendingSql, writeSet, writtenValues } from './execution-sql.js'
 import type { PgJobSpecs } from './job-specs.js'
 import type { PgOutbox } from './outbox.js'
-import type { PgCounters } from './parts.js'
+import type { PgCounters, PgWriter } from './parts.js'
 import type { PgTimeWork } from './time-work.js'
 
+/**
+ * A transaction's outcome, with what the node may remember of it once it committed: the execution's
+ * row and namespace, the job row as read, and whether it is its thing's first pending execution.
+ */
+interface Locked {
+  readonly outcome: MutateOutcome
+  readonly seen?: {
+    readonly seq: number
+    readonly namespaceId: string
+    /** The status the execution had when it was locked. */
+    readonly status: ExecutionStatus
+    readonly job: JobCopy
+    readonly first: boolean
+  }
+}
+
 export class PgExecutions {
+  private readonly oneStatement: PgCopyWrites
+  private readonly copies: PgCopies
+
   constructor(
     private readonly specs: PgJobSpecs,
     private readonly outbox: PgOutbox,
     private readonly events: PgEvents,
     private readonly counters: PgCounters,
     private readonly time: Pick<PgTimeWork, 'lockQueuedIfAborting'>,
-  ) {}
+  ) {
+    this.oneStatement = new PgCopyWrites(outbox, events)
+    this.copies = this.oneStatement.copies
+  }
 
-  /** One execution and its job, read in one statement (so of the same commit). */
+  /**
+   * mutateExecution: in one statement on the node's copy when it can; a copy that no longer held is
+   * read again (outside a transaction, no lock) for one more try; else in a locking transaction.
+   */
+  async mutate(
+    w: PgWriter,
+    key: ExecutionKey,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome> {
+    let done = await this.oneStatement.mutate(w, key, decide)
+    if (done === 'stale' && (await this.get(w.db, key)) !== undefined)
+      done = await this.oneStatement.mutate(w, key, decide)
+    if (done !== undefined && done !== 'stale') return done
+    const locked = await w.tx((sql) => this.mutateLocked(sql, key, decide))
+    if (locked.outcome.kind === 'noJob' || locked.outcome.kind === 'noExecution')
+      this.copies.forget(key.jobId, key.thingName)
+    this.learn(locked)
+    return locked.outcome
+  }
+
+  /** mutateNextPending, as `mutate`. */
+  async mutateNext(
+    w: PgWriter,
+    scope: PendingScope,
+    decide: (input: ExecutionDecideInput) => ExecutionDecision,
+  ): Promise<MutateOutcome | undefined> {
+    let done = await this.oneStatement.mutateNext(w, scope, decide)
+    if (done === 'stale' && (await this.listPending(w.db, scope, 1)).length > 0)
+      done = await this.oneStatement.mutateNext(w, scope, decide)
+    if (done !== undefined && done !== 'stale') return done
+    const locked = await w.tx((sql) => this.mutateNextLocked(sql, scope, decide))
+    if (locked === undefined) this.copies.rememberFirst(scope.thingName, scope.namespaceId ?? '', undefined)
+    else this.learn(locked)
+    return locked?.outcome
+  }
+
+  /** Forgets every copy (after the tables were emptied). */
+  forget(): void {
+    this.copies.clear()
+  }
+
+  /** After a transaction committed: what it read and wrote is the node's copy now. */
+  private learn({ outcome, seen }: Locked): void {
+    if (seen === undefined) return
+    switch (outcome.kind) {
+      case 'written':
+      case 'unchanged': {
+        const e = outcome.execution
+        const copy = { seq: seen.seq, namespaceId: seen.namespaceId, execution: e }
+        this.copies.remember(copy)
+        this.copies.rememberJob(seen.job.row, seen.job.job)
+        if (seen.first && isPending(e.status)) this.copies.rememberFirst(e.thingName, seen.namespaceId, copy)
+        else if (e.status !== seen.status)
+          this.copies.moved(e.thingName, seen.namespaceId, seen.seq, isPending(e.status))
+        return
+      }
+      case 'deleted':
+        this.copies.forget(outcome.execution.jobId, outcome.execution.thingName)
+        this.copies.moved(outcome.execution.thingName, seen.namespaceId, seen.seq, false)
+        return
+      default:
+        return
+    }
+  }
+
+  /**
+   * One execution and its job, read in one statement (so of the same commit). Outside a transaction
+   * only: what it reads becomes the node's copy, which must have been committed (copies.ts).
+   */
   async get(sql: Sql, key: ExecutionKey): Promise<ExecutionWithJob | undefined> {
     const { rows } = await sql.query<JobRow & { e: ExecutionRow | null }>(
       `SELECT j.*, (SELECT row_to_json(e) FROM job_executions e
@@ -41,7 +134,9 @@ export class PgExecutions {
     const row = rows[0]
     if (row === undefined || row.e === null) return undefined
     const { e, ...jobRow } = row
-    return { execution: executionFromRow(e), job: await this.specs.job(sql, jobRow) }
+    const job = await this.specs.job(sql, jobRow)
+    this.copies.rememberJob(jobRow, job)
+    return { execution: this.copies.rememberRow(e).execution, job }
   }
 
   /**
@@ -52,7 +147,7 @@ export class PgExecutions {
     sql: Sql,
     where: string,
     values: readonly unknown[],
-  ): Promise<{ row: ExecutionRow; job: Job } | undefined> {
+  ): Promise<{ row: ExecutionRow; job: Job; jobRow: JobRow } | undefined> {
     const { rows } = await sql.query<ExecutionRow & { j: JobRow }>(
       `SELECT e.*, row_to_json(j.*) AS j FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
        WHERE ${where} FOR UPDATE OF e`,
@@ -61,15 +156,15 @@ export class PgExecutions {
     const found = rows[0]
     if (found === undefined) return undefined
     const { j, ...row } = found
-    return { row, job: await this.specs.job(sql, j) }
+    return { row, job: await this.specs.job(sql, j), jobRow: j }
   }
 
   /** Inside a write transaction: one execution, or the latest of the job on the thing. */
-  async mutate(
+  private async mutateLocked(
     sql: Sql,
     key: ExecutionKey,
     decide: (input: ExecutionDecideInput) => ExecutionDecision,
-  ): Promise<MutateOutcome> {
+  ): Promise<Locked> {
     {
       const locked = await (key.executionNumber === undefined
         ? this.lockExecution(
@@ -84,18 +179,18 @@ export class PgExecutions {
             key.thingName,
             key.executionNumber,
           ]))
-      if (locked !== undefined) return this.apply(sql, locked.row, locked.job, decide)
+      if (locked !== undefined) return this.apply(sql, locked, decide, false)
       const job = await this.specs.read(sql, key.jobId)
-      return job === undefined ? { kind: 'noJob' } : { kind: 'noExecution', job }
+      return { outcome: job === undefined ? { kind: 'noJob' } : { kind: 'noExecution', job } }
     }
   }
 
   /** Inside a write transaction: the thing's first pending execution, in pending order. */
-  async mutateNext(
+  private async mutateNextLocked(
     sql: Sql,
     scope: PendingScope,
     decide: (input: ExecutionDecideInput) => ExecutionDecision,
-  ): Promise<MutateOutcome | undefined> {
+  ): Promise<Locked | undefined> {
     {
       for (;;) {
         const candidate = (await this.pendingRows(sql, scope, 1))[0]
@@ -103,20 +198,18 @@ export class PgExecutions {
         const locked = await this.lockExecution(sql, 'e.seq = $1', [candidate.seq])
         // Another node moved it while this one waited for the lock: look again.
         if (locked === undefined || locked.row.version_number !== candidate.version_number) continue
-        return this.apply(sql, locked.row, locked.job, decide)
+        return this.apply(sql, locked, decide, true)
       }
     }
   }
 
   private async pendingRows(sql: Sql, scope: PendingScope, limit: number): Promise<ExecutionRow[]> {
     return (
-      await sql.query<ExecutionRow>(
-        `SELECT e.* FROM job_executions e JOIN jobs j ON j.job_id = e.job_id
-         WHERE e.thing_name = $1 AND e.namespace_id = $2 AND e.status IN ('QUEUED', 'IN_PROGRESS')
-           AND ${DEVICE_VISIBLE_JOB}
-         ORDER BY ${PENDING_ORDER} LIMIT $3`,
-        [scope.thingName, scope.namespaceId ?? '', limit],
-      )
+      await sql.query<ExecutionRow>(pendingSql('$1', '$2', '$3'), [
+        scope.thingName,
+        scope.namespaceId ?? '',
+        limit,
+      ])
     ).rows
   }
 
@@ -130,40 +223,31 @@ export class PgExecutions {
    */
   private async apply(
     sql: Sql,
-    row: ExecutionRow,
-    job: Job,
+    { row, job, jobRow }: { row: ExecutionRow; job: Job; jobRow: JobRow },
     decide: (input: ExecutionDecideInput) => ExecutionDecision,
-  ): Promise<MutateOutcome> {
+    first: boolean,
+  ): Promise<Locked> {
     const execution = executionFromRow(row)
     const decision = decide({ execution, job })
     const ns = job.namespaceId ?? ''
+    const seen = {
+      seq: row.seq,
+      namespaceId: row.namespace_id,
+      status: row.status,
+      job: { row: jobRow, job },
+      first,
+    }
     switch (decision.kind) {
       case 'reject':
         throw decision.error
       case 'unchanged':
-        return { kind: 'unchanged', execution, job }
+        return { outcome: { kind: 'unchanged', execution, job }, seen }
       case 'write': {
         const n = decision.next
         const moved = n.status !== execution.status
         const pendingChanged = moved && (isPending(n.status) || isPending(execution.status))
-        const values: unknown[] = [
-          n.status,
-          n.forceCanceled ? 1 : 0,
-          JSON.stringify(n.statusDetails),
-          n.startedAtMs ?? null,
-          n.lastUpdatedAtMs,
-          n.versionNumber,
-          n.inProgressDeadlineMs ?? null,
-          n.stepDeadlineMs ?? null,
-          // [spec: state-machines#4] the sweep's column: the effective deadline while IN_PROGRESS.
-          n.status === 'IN_PROGRESS' ? (effectiveDeadlineMs(n) ?? null) : null,
-          row.seq,
-          row.version_number,
-        ]
-        const update = `UPDATE job_executions SET status = $1, force_canceled = $2, status_details = $3,
-            started_at = $4, last_updated_at = $5, version_number = $6, in_progress_deadline = $7,
-            step_deadline = $8, deadline = $9
-          WHERE seq = $10 AND version_number = $11 RETURNING seq`
+        const values: unknown[] = [...writtenValues(n), row.seq, row.version_number]
+        const update = `UPDATE job_executions SET ${writeSet(1)} WHERE seq = $10 AND version_number = $11 RETURNING seq`
         let nextJob = job
         if (!moved) {
           if ((await sql.query(update, values)).rowCount !== 1)
@@ -201,7 +285,7 @@ export class PgExecutions {
             ? await this.counters.afterEnded(sql, counted, [n], n.lastUpdatedAtMs)
             : await this.counters.completeIfDone(sql, job.jobId, n.lastUpdatedAtMs, counted)
         }
-        return { kind: 'written', execution: n, job: nextJob }
+        return { outcome: { kind: 'written', execution: n, job: nextJob }, seen }
       }
       case 'delete': {
         // [spec: delete-job-execution#4] the event carries the status at deletion [open-question 49]
@@ -225,24 +309,33 @@ export class PgExecutions {
           decision.atMs,
           await this.specs.job(sql, jobRow),
         )
-        return { kind: 'deleted', execution, job: nextJob }
+        return { outcome: { kind: 'deleted', execution, job: nextJob }, seen }
       }
     }
   }
 
-  /** Pending executions in pending order, at most `limit`, with their jobs. */
+  /** Pending executions in pending order, at most `limit`, with their jobs. Outside a transaction only, as `get`. */
   async listPending(sql: Sql, scope: PendingScope, limit: number): Promise<ExecutionWithJob[]> {
     const rows = await this.pendingRows(sql, scope, limit)
-    if (rows.length === 0) return []
+    if (rows.length === 0) {
+      this.copies.rememberFirst(scope.thingName, scope.namespaceId ?? '', undefined)
+      return []
+    }
     const jobIds = [...new Set(rows.map((r) => r.job_id))]
     const { rows: jobRows } = await sql.query<JobRow>('SELECT * FROM jobs WHERE job_id = ANY($1::text[])', [
       jobIds,
     ])
     const jobs = new Map((await this.specs.jobs(sql, jobRows)).map((j) => [j.jobId, j]))
+    for (const jobRow of jobRows) {
+      const job = jobs.get(jobRow.job_id)
+      if (job !== undefined) this.copies.rememberJob(jobRow, job)
+    }
     const out: ExecutionWithJob[] = []
-    for (const row of rows) {
+    for (const [i, row] of rows.entries()) {
       const job = jobs.get(row.job_id)
-      if (job !== undefined) out.push({ execution: executionFromRow(row), job })
+      const copy = this.copies.rememberRow(row)
+      if (i === 0) this.copies.rememberFirst(scope.thingName, scope.namespaceId ?? '', copy)
+      if (job !== undefined) out.push({ execution: copy.execution, job })
     }
     return out
   }

@@ -20,6 +20,7 @@ import type { PgEvents } from './events.js'
 import type { PgJobSpecs } from './job-specs.js'
 import type { PgOutbox } from './outbox.js'
 import type { PgCounters } from './parts.js'
+import { JOB_DECISION_COLUMNS } from './parts.js'
 
 /**
  * Set-based fan-out of QUEUED executions to the named things and every thing in the named groups and
@@ -225,28 +226,14 @@ export class PgJobLifecycle {
 
 /**
  * Locks the job row and checks that nothing `decide` read has changed since `seen` (the counters may
- * have: executions move them without this lock); otherwise the transaction runs again (LostRace). The
- * time-driven columns count: a rollout batch moves them under this lock, and a decision made before
- * it would write them back stale.
+ * have: executions move them without this lock; JOB_DECISION_COLUMNS are the others); otherwise the
+ * transaction runs again (LostRace). The time-driven columns count: a rollout batch moves them under
+ * this lock, and a decision made before it would write them back stale.
  */
 async function lockUnchanged(sql: Sql, seen: JobRow): Promise<void> {
   const now = (await sql.query<JobRow>('SELECT * FROM jobs WHERE job_id = $1 FOR UPDATE', [seen.job_id]))
     .rows[0]
-  const same =
-    now !== undefined &&
-    now.status === seen.status &&
-    now.spec_version === seen.spec_version &&
-    now.last_updated_at === seen.last_updated_at &&
-    now.completed_at === seen.completed_at &&
-    now.force_canceled === seen.force_canceled &&
-    now.reason_code === seen.reason_code &&
-    now.comment === seen.comment &&
-    now.rollout_started === seen.rollout_started &&
-    now.rollout_remaining === seen.rollout_remaining &&
-    now.rollout_notified === seen.rollout_notified &&
-    now.rollout_last_batch_at === seen.rollout_last_batch_at &&
-    now.rollout_ended === seen.rollout_ended &&
-    now.next_due_at === seen.next_due_at
+  const same = now !== undefined && JOB_DECISION_COLUMNS.every((column) => now[column] === seen[column])
   if (!same) throw new LostRace(`job ${seen.job_id} changed while its change was decided`)
 }
 

@@ -4,7 +4,11 @@
  * (db.ts) that locks what it changes, in one order — thing row, execution rows, job row — so that
  * concurrent changes through different nodes serialize and a versionNumber has exactly one winner. The
  * job row comes last because every execution write moves its counters: locked first, it would make
- * all writes to a job's executions wait for each other's whole transaction.
+ * all writes to a job's executions wait for each other's whole transaction. The common execution writes
+ * (a progress report, StartNext, a forced delete) are decided on the node's copy of the rows and
+ * written by one statement that checks the copy and locks in the same order (copy-writes.ts); a copy
+ * that no longer holds is read again for one more try, and the other writes take the locking
+ * transaction.
  * Background work (outbox dispatch, job purges) is done by the node holding the lease (lease.ts); the
  * other nodes' stores report nothing to do. Time-driven work (time-work.ts) is run by the lease holder
  * too (server.ts), but any node may run it safely — a device request that meets an overdue execution
@@ -58,7 +62,7 @@ import { PgJobSpecs } from './job-specs.js'
 import { Lease } from './lease.js'
 import { PgListings } from './listings.js'
 import { PgOutbox } from './outbox.js'
-import type { PgCounters } from './parts.js'
+import type { PgCounters, PgWriter } from './parts.js'
 import { PgTemplates } from './templates.js'
 import { PgTimeWork } from './time-work.js'
 import { PgCertificates } from './certificates.js'
@@ -92,6 +96,8 @@ export class PgStore implements Store {
   /** The lease on background work; exposed so the server can serve device requests only while held. */
   readonly lease: Lease
   private readonly certificates: PgCertificates
+  /** How execution writes reach the database: a transaction, or one statement (copy-writes.ts). */
+  private readonly writer: PgWriter
 
   private constructor(
     private readonly db: PgDb,
@@ -111,6 +117,14 @@ export class PgStore implements Store {
     this.groups = new PgGroups(this.counters, this.outbox, this.events)
     this.listings = new PgListings(this.specs)
     this.executions = new PgExecutions(this.specs, this.outbox, this.events, this.counters, this.time)
+    this.writer = {
+      db,
+      tx: (work) => this.write(work),
+      statement: (text, values) => db.statement(text, values),
+      committed: () => this.committed(),
+      // As `write`: the lease holder hears its own commits through `committed`.
+      notifyChannel: () => (this.lease.held ? undefined : this.lease.channel),
+    }
     this.lease = new Lease({
       url: options.url,
       schema: db.schema,
@@ -428,14 +442,14 @@ export class PgStore implements Store {
     key: ExecutionKey,
     decide: (input: ExecutionDecideInput) => ExecutionDecision,
   ): Promise<MutateOutcome> {
-    return this.write((sql) => this.executions.mutate(sql, key, decide))
+    return this.executions.mutate(this.writer, key, decide)
   }
 
   mutateNextPending(
     scope: PendingScope,
     decide: (input: ExecutionDecideInput) => ExecutionDecision,
   ): Promise<MutateOutcome | undefined> {
-    return this.write((sql) => this.executions.mutateNext(sql, scope, decide))
+    return this.executions.mutateNext(this.writer, scope, decide)
   }
 
   /** Applies the SNAPSHOT completion rule to the job as it now stands. [spec: state-machines#10] */
@@ -590,6 +604,7 @@ export class PgStore implements Store {
       await sql.query(`TRUNCATE ${RESET_TABLES.join(', ')}`)
     })
     this.specs.forget()
+    this.executions.forget()
   }
 
   // ---- the certificate registry: storage/postgres/certificates.ts ----
