@@ -18,6 +18,11 @@ export function openDatabase(file: string, reserveFile: string | undefined): Dat
       db.pragma('synchronous = FULL')
       db.pragma('busy_timeout = 5000')
       db.pragma('foreign_keys = OFF')
+      // Reads of hot rows from memory: pages through a 256 MiB memory map instead of a read() call
+      // each, and a 64 MiB page cache (SQLite's default is 2 MiB). DescribeJobExecution's CPU per
+      // request fell by a fifth with them (issue 14).
+      db.pragma('cache_size = -65536')
+      db.pragma('mmap_size = 268435456')
       migrate(db)
       return db
     } catch (error) {
