@@ -7,10 +7,8 @@ import assert from 'node:assert/strict'
 import { ServiceError } from '../domain/errors.js'
 import type { CACertificate, Certificate, CertificateStatus } from '../domain/certificates.js'
 import { certificateIdentity, identityKey } from '../domain/certificates.js'
-import type { Thing } from '../domain/records.js'
 import type { Store } from '../ports/store.js'
-
-const NOW = 1_735_689_600_000
+import { addThings, NOW } from './store-fixtures.js'
 
 /** A 64-hex-digit id from a small number. */
 export const idOf = (n: number): string => n.toString(16).padStart(64, '0')
@@ -45,17 +43,7 @@ const caCertificate = (n: number, overrides: Partial<CACertificate> = {}): CACer
   ...overrides,
 })
 
-const thing = (thingName: string): Thing => ({
-  thingName,
-  thingId: `id-${thingName}`,
-  attributes: {},
-  version: 1,
-  createdAtMs: NOW,
-})
-
-async function addThing(store: Store, name: string): Promise<void> {
-  await store.mutateThing(name, () => ({ kind: 'write', next: thing(name), result: undefined }))
-}
+const addThing = (store: Store, name: string): Promise<void> => addThings(store, [name])
 
 async function setStatus(store: Store, id: string, status: CertificateStatus): Promise<void> {
   await store.mutateCertificate(id, ({ certificate: c }) =>

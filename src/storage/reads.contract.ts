@@ -6,38 +6,13 @@
 import fc from 'fast-check'
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import type { Job, Thing } from '../domain/records.js'
-import { ROLLOUT_DONE, zeroCounts } from '../domain/records.js'
+import type { Job } from '../domain/records.js'
 import { decideStartNext } from '../domain/state-machine.js'
 import type { Store } from '../ports/store.js'
+import { addThings, newJob, NOW } from './store-fixtures.js'
 
-const NOW = 1_735_689_600_000
-
-const thing = (thingName: string): Thing => ({
-  thingName,
-  thingId: `id-${thingName}`,
-  attributes: {},
-  version: 1,
-  createdAtMs: NOW,
-})
-
-const job = (jobId: string, createdAtMs: number, namespaceId?: string): Job => ({
-  jobId,
-  status: 'IN_PROGRESS',
-  targetSelection: 'SNAPSHOT',
-  targets: [],
-  document: `{"job":"${jobId}"}`,
-  forceCanceled: false,
-  createdAtMs,
-  lastUpdatedAtMs: createdAtMs,
-  counts: zeroCounts(),
-  rollout: ROLLOUT_DONE,
-  ...(namespaceId === undefined ? {} : { namespaceId }),
-})
-
-async function addThing(store: Store, name: string): Promise<void> {
-  await store.mutateThing(name, () => ({ kind: 'write', next: thing(name), result: undefined }))
-}
+const job = (jobId: string, createdAtMs: number): Job =>
+  newJob(jobId, { createdAtMs, lastUpdatedAtMs: createdAtMs, document: `{"job":"${jobId}"}` })
 
 async function start(store: Store, jobId: string, thingName: string): Promise<void> {
   await store.mutateExecution({ jobId, thingName }, ({ execution, job: j }) =>
@@ -53,7 +28,7 @@ export function describeReadsContract(open: () => Promise<Store>): void {
         assert.deepEqual(await store.getExecutionOfThing({ jobId: 'j', thingName: 't' }), {
           thingExists: false,
         })
-        await addThing(store, 't')
+        await addThings(store, ['t'])
         assert.deepEqual(await store.getExecutionOfThing({ jobId: 'j', thingName: 't' }), {
           thingExists: true,
           value: undefined,
@@ -98,7 +73,7 @@ export function describeReadsContract(open: () => Promise<Store>): void {
         fc.asyncProperty(jobs, async (spec) => {
           const store = await open()
           try {
-            await addThing(store, 't')
+            await addThings(store, ['t'])
             for (const [i, s] of spec.entries()) {
               await store.createJob(job(`j${i}`, NOW + s.queuedAt * 1000), {
                 thingNames: ['t'],

@@ -7,8 +7,7 @@ import fc from 'fast-check'
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { ServiceError } from '../domain/errors.js'
-import type { Job, Thing } from '../domain/records.js'
-import { ROLLOUT_DONE, ROLLOUT_NOT_STARTED, zeroCounts } from '../domain/records.js'
+import { ROLLOUT_NOT_STARTED } from '../domain/records.js'
 import {
   decideCancelExecution,
   decideDeleteExecution,
@@ -19,40 +18,11 @@ import type { ExecutionStatus } from '../domain/statuses.js'
 import type { Store } from '../ports/store.js'
 import { describeCertificateContract } from './certificates.contract.js'
 import { describeReadsContract } from './reads.contract.js'
+import { addThings, newJob, NOW } from './store-fixtures.js'
 
 export interface ContractOptions {
   /** Test names to skip, each with the reason. */
   readonly skip?: Readonly<Record<string, string>>
-}
-
-const NOW = 1_735_689_600_000
-
-const thing = (thingName: string): Thing => ({
-  thingName,
-  thingId: `id-${thingName}`,
-  attributes: {},
-  version: 1,
-  createdAtMs: NOW,
-})
-
-const newJob = (jobId: string, overrides: Partial<Job> = {}): Job => ({
-  jobId,
-  status: 'IN_PROGRESS',
-  targetSelection: 'SNAPSHOT',
-  targets: [],
-  document: '{}',
-  forceCanceled: false,
-  createdAtMs: NOW,
-  lastUpdatedAtMs: NOW,
-  counts: zeroCounts(),
-  rollout: ROLLOUT_DONE,
-  ...overrides,
-})
-
-async function addThings(store: Store, names: readonly string[]): Promise<void> {
-  for (const name of names) {
-    await store.mutateThing(name, () => ({ kind: 'write', next: thing(name), result: undefined }))
-  }
 }
 
 /** Many things, 100 writes at a time (one group commit on SQLite, the pool's connections on PostgreSQL). */

@@ -10,8 +10,7 @@ import { after, describe, it } from 'node:test'
 import pg from 'pg'
 import { ServiceError } from '../../domain/errors.js'
 import { decideCancelJob } from '../../domain/job-lifecycle.js'
-import type { Job, Thing } from '../../domain/records.js'
-import { ROLLOUT_DONE, zeroCounts } from '../../domain/records.js'
+import type { Job } from '../../domain/records.js'
 import {
   decideCancelExecution,
   decideDeleteExecution,
@@ -24,9 +23,9 @@ import { statementText } from './copy-writes.js'
 import type { PgDb } from './db.js'
 import { PgEvents } from './events.js'
 import { PgStore } from './pg-store.js'
+import { newJob, NOW, thing } from '../store-fixtures.js'
 
 const URL = process.env['FLEETJOBS_TEST_DATABASE_URL'] ?? 'postgres://127.0.0.1:5432/test'
-const NOW = 1_735_689_600_000
 const MINUTE = 60_000
 
 const schemas: string[] = []
@@ -64,28 +63,6 @@ async function open(schema: string, quiet = false): Promise<PgStore> {
 after(async () => {
   for (const store of stores) await store.close().catch(() => undefined)
   for (const schema of schemas) await onDatabase((c) => c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`))
-})
-
-const thing = (thingName: string): Thing => ({
-  thingName,
-  thingId: `id-${thingName}`,
-  attributes: {},
-  version: 1,
-  createdAtMs: NOW,
-})
-
-const newJob = (jobId: string, overrides: Partial<Job> = {}): Job => ({
-  jobId,
-  status: 'IN_PROGRESS',
-  targetSelection: 'SNAPSHOT',
-  targets: [],
-  document: '{}',
-  forceCanceled: false,
-  createdAtMs: NOW,
-  lastUpdatedAtMs: NOW,
-  counts: zeroCounts(),
-  rollout: ROLLOUT_DONE,
-  ...overrides,
 })
 
 async function setUp(store: PgStore, things: readonly string[], jobs: readonly Job[]): Promise<void> {
