@@ -16,14 +16,16 @@ import { inNamespace } from './jobs.js'
 /** The literal job id that means "the next pending execution". */
 export const NEXT = '$next'
 
+const thingNotFound = (thingName: string): ServiceError => notFound(`Thing ${thingName} not found`)
+
 /** [open-question 35] a device must name a registered thing. */
 async function requireThing(ctx: AppContext, thingName: string): Promise<void> {
-  if (!(await ctx.store.thingExists(thingName))) throw notFound(`Thing ${thingName} not found`)
+  if (!(await ctx.store.thingExists(thingName))) throw thingNotFound(thingName)
 }
 
 /** What the store read of a thing, which must exist. */
 function ofThing<T>(thingName: string, read: OfThing<T>): T {
-  if (!read.thingExists) throw notFound(`Thing ${thingName} not found`)
+  if (!read.thingExists) throw thingNotFound(thingName)
   return read.value
 }
 

@@ -21,12 +21,6 @@ export class RowReader<T> {
     const values = this.statement.get(...params) as unknown[] | undefined
     return values === undefined ? undefined : (objectOf(this.names, values, 0) as T)
   }
-
-  all(...params: unknown[]): T[] {
-    return (this.statement.all(...params) as unknown[][]).map(
-      (values) => objectOf(this.names, values, 0) as T,
-    )
-  }
 }
 
 /**
