@@ -9,7 +9,8 @@ import { measurePoint } from '../lib/compare.js'
 import { cycle } from '../lib/load.js'
 import type { BenchOptions, Scenario } from '../lib/types.js'
 
-const VARIANTS = [
+/** Both planes' DescribeJobExecution (the wrk check runs the same). */
+export const VARIANTS = [
   { key: 'describe-cp', plane: 'controlPlane', request: controlPlane.describeJobExecution },
   { key: 'describe-dp', plane: 'dataPlane', request: dataPlane.describeJobExecution },
 ] as const satisfies readonly {

@@ -16,18 +16,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { HttpRequest } from '../lib/aws-requests.js'
-import { controlPlane, dataPlane } from '../lib/aws-requests.js'
+import { dataPlane } from '../lib/aws-requests.js'
 import type { Target } from '../lib/compare.js'
 import type { RouteKey } from '../serve/baseline-routes.js'
 import type { Scenario, ScenarioContext } from '../lib/types.js'
+import { VARIANTS as DESCRIBE_VARIANTS } from './http-describe.js'
 import { BASELINES, speedRatio } from '../lib/types.js'
 
 const run = promisify(execFile)
 
 const CONNECTIONS = 16
 const POINTS = [
-  { key: 'describe-cp', plane: 'controlPlane', request: controlPlane.describeJobExecution },
-  { key: 'describe-dp', plane: 'dataPlane', request: dataPlane.describeJobExecution },
+  ...DESCRIBE_VARIANTS,
   { key: 'update', plane: 'dataPlane', request: dataPlane.updateJobExecution },
 ] as const satisfies readonly {
   key: RouteKey
